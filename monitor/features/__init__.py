@@ -1,0 +1,1 @@
+"""Log-mel feature extraction, shared by the live pipeline and training."""

@@ -1,0 +1,1 @@
+"""The ONNX model: its self-describing metadata and the inference runner."""

@@ -1,0 +1,84 @@
+"""Model runner: batched ONNX Runtime inference on log-mel windows.
+
+Takes a model path (validated on load against its own metadata) and batches of
+(n_mels, n_frames) matrices; gives a score per label per window, in [0, 1].
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from monitor.errors import ModelError
+from monitor.model.metadata import ModelMetadata
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "sound-monitor.onnx"
+
+
+def default_model_path() -> Path:
+    """The shipped model in the repository's ``models/`` folder."""
+    return DEFAULT_MODEL
+
+
+class ModelRunner:
+    """One ONNX Runtime session on the CPU, shared by all sources."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        if not path.is_file():
+            hint = " (train one with 'sound-monitor train' or pass --model FILE)" if path == DEFAULT_MODEL else ""
+            raise ModelError(f"model file not found: {path}{hint}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only; ORT warnings are not the user's business
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own exception types for every kind of bad file
+            raise ModelError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
+        self.path = path
+        self.metadata = ModelMetadata.from_props(self._session.get_modelmeta().custom_metadata_map, str(path))
+        self._check_shapes()
+
+    def _check_shapes(self) -> None:
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or len(outputs) < 1:
+            raise ModelError(f"{self.path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
+        self._input_name = inputs[0].name
+        expected_in = self.metadata.features.input_shape
+        shape_in = inputs[0].shape
+        if len(shape_in) != 4 or tuple(shape_in[1:]) != expected_in:
+            raise ModelError(
+                f"{self.path}: input shape {shape_in} does not match its metadata "
+                f"(expected [batch, {', '.join(map(str, expected_in))}] from n_mels, window_seconds, "
+                "sample_rate and hop_length)"
+            )
+        shape_out = outputs[0].shape
+        if len(shape_out) != 2 or shape_out[1] != len(self.metadata.labels):
+            raise ModelError(
+                f"{self.path}: output shape {shape_out} does not match its {len(self.metadata.labels)} labels"
+            )
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.metadata.labels
+
+    def predict(self, windows: np.ndarray) -> np.ndarray:
+        """Scores (batch, n_labels) for log-mel windows shaped (batch, n_mels, n_frames)."""
+        if len(windows) == 0:
+            return np.empty((0, len(self.labels)), dtype=np.float32)
+        batch = np.ascontiguousarray(windows[:, None, :, :], dtype=np.float32)
+        raw = self._session.run(None, {self._input_name: batch})[0]
+        return activate(raw, self.metadata.activation)
+
+
+def activate(raw: np.ndarray, activation: str) -> np.ndarray:
+    """Apply the model's declared output activation."""
+    if activation == "softmax":
+        shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+    if activation == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-raw))
+    return raw
