@@ -12,10 +12,10 @@ import sys
 
 from monitor import __version__
 
-from monitor.commands import train
+from monitor.commands import evaluate, train
 from monitor.errors import UserError
 
-COMMANDS: tuple = (train,)  # filled in as commands land
+COMMANDS: tuple = (train, evaluate)  # filled in as commands land
 
 
 def build_parser() -> argparse.ArgumentParser:
