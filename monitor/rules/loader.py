@@ -81,7 +81,7 @@ class _Builder(Reader):
         self.part_nodes: dict[str, dict[str, yaml.Node]] = {}
 
     def build(self, root: yaml.Node, path: str) -> RuleSet | None:
-        top = self.mapping(root, "the rules file", TOP_KEYS)
+        top = self.mapping(root, "the rules file", TOP_KEYS, free_prefix="x-")
         if "version" in top and self.text(top["version"], "'version'") not in (None, "1"):
             self.problem(top["version"], "unsupported 'version'", "this program reads version: 1")
         timezone = self._timezone(top.get("timezone"))

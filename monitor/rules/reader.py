@@ -19,6 +19,10 @@ from monitor.rules.yamlsafe import Problem, line_of, mapping_items
 
 T = TypeVar("T")
 NULL_TAG = "tag:yaml.org,2002:null"
+# Tags YAML's own resolver assigns (or a user may write, like !!str); anything else,
+# e.g. !!python/object, is refused rather than read as text.
+PLAIN_TAGS = frozenset("tag:yaml.org,2002:" + t for t in
+                       ("str", "int", "float", "bool", "null", "timestamp", "seq", "map", "merge"))
 TRUE_WORDS = ("true", "yes", "on")
 FALSE_WORDS = ("false", "no", "off")
 
@@ -44,11 +48,22 @@ class Reader:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
 
+    def tagged(self, node: yaml.Node) -> bool:
+        """Report (once per node) a YAML tag the schema has no use for."""
+        if node.tag in PLAIN_TAGS:
+            return False
+        self.problem(node, f"YAML tag '{node.tag[:60]}' is not allowed", "remove the '!' tag")
+        return True
+
     def problem(self, node: yaml.Node | None, message: str, hint: str = "") -> None:
         self.problems.append(Problem(line_of(node) if node is not None else 0, message, hint))
 
-    def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...]) -> dict[str, yaml.Node]:
-        """The keys of a mapping (unknown and duplicate keys reported); {} if not a mapping."""
+    def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...],
+                free_prefix: str | None = None) -> dict[str, yaml.Node]:
+        """The keys of a mapping (unknown and duplicate keys reported); {} if not a mapping.
+        Keys starting with ``free_prefix`` are skipped unchecked (a place for YAML anchors)."""
+        if self.tagged(node):
+            return {}
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, f"{what} must be a mapping of 'key: value' lines, found {_kind(node)}")
             return {}
@@ -56,6 +71,8 @@ class Reader:
         for key, value in mapping_items(node, self.problems):
             if not isinstance(key, yaml.ScalarNode):
                 self.problem(key, f"{what} has a key that is {_kind(key)}", "keys are plain words")
+                continue
+            if free_prefix and key.value.startswith(free_prefix):
                 continue
             if key.value in result:
                 self.problem(key, f"duplicate key '{key.value}' in {what}", "each key may appear once")
@@ -66,6 +83,8 @@ class Reader:
         return result
 
     def scalar(self, node: yaml.Node, what: str) -> str | None:
+        if self.tagged(node):
+            return None
         if not isinstance(node, yaml.ScalarNode):
             self.problem(node, f"{what} must be a single value, found {_kind(node)}")
             return None
@@ -114,6 +133,8 @@ class Reader:
 
     def names(self, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node]]:
         """One name or a list of names, each with its node (for the line)."""
+        if self.tagged(node):
+            return []
         items = node.value if isinstance(node, yaml.SequenceNode) else [node]
         if isinstance(node, yaml.SequenceNode) and not items:
             self.problem(node, f"{what} is an empty list")
@@ -125,6 +146,8 @@ class Reader:
         return result
 
     def items(self, node: yaml.Node, what: str) -> list[yaml.Node]:
+        if self.tagged(node):
+            return []
         if not isinstance(node, yaml.SequenceNode):
             self.problem(node, f"{what} must be a list ('- ' lines), found {_kind(node)}")
             return []
