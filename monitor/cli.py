@@ -12,9 +12,10 @@ import sys
 
 from monitor import __version__
 
+from monitor.commands import check_rules
 from monitor.errors import UserError
 
-COMMANDS: tuple = ()  # filled in as commands land
+COMMANDS: tuple = (check_rules,)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,9 +29,11 @@ FALSE_WORDS = ("false", "no", "off")
 
 def did_you_mean(word: str, choices: Iterable[str], what: str) -> str:
     choices = sorted(set(choices))
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    lowered = word.lower()
+    close = [c for c in choices if lowered and lowered in c.lower()][:3] or \
+        difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
-        return f"did you mean '{close[0]}'?"
+        return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
     shown = ", ".join(choices[:15]) + (", ..." if len(choices) > 15 else "")
     return f"known {what}: {shown}" if choices else f"no {what} are defined"
 
