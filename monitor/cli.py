@@ -12,9 +12,10 @@ import sys
 
 from monitor import __version__
 
+from monitor.commands import alerts
 from monitor.errors import UserError
 
-COMMANDS: tuple = ()  # filled in as commands land
+COMMANDS: tuple = (alerts,)  # filled in as commands land
 
 
 def build_parser() -> argparse.ArgumentParser:
