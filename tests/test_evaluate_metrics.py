@@ -7,7 +7,6 @@ import pytest
 
 from monitor.errors import UserError
 from monitor.evaluate.clip_metrics import best_threshold, clip_scores, confusion, macro_f1, per_class, threshold_scores
-from monitor.evaluate.detect import detections
 from monitor.evaluate.events import Detection, Event, background_hours, match, merge, read_annotations, write_annotations
 from monitor.evaluate.report import clip_report
 
@@ -84,13 +83,6 @@ def test_results_of_recordings_add_up():
 def test_background_time_excludes_event_time_once():
     events = [Event(10, 20, "a"), Event(15, 25, "b"), Event(3590, 3700, "c")]
     assert background_hours(3600, events) == pytest.approx((3600 - 15 - 10) / 3600)
-
-
-def test_detector_raises_once_per_run_over_the_threshold():
-    ends = np.array([5.0, 5.5, 6.0, 6.5, 7.0, 7.5])
-    scores = np.array([[0.1, 0.9], [0.8, 0.2], [0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.1, 0.9]])
-    found = detections(ends, scores, ("glass", "household"), {"glass": 0.6}, {"glass"})
-    assert found == [Detection("glass", 5.5), Detection("glass", 7.0)]
 
 
 def test_annotations_round_trip_and_bad_rows_are_user_errors(tmp_path):

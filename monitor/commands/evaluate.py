@@ -6,7 +6,8 @@
 - ``evaluate DATA --make-streams DIR``: also build synthetic streams from those
   folds (events inserted into background at -6/0/+6 dB) into DIR and score them.
 - ``evaluate --streams DIR``: event level on recordings with ``<name>.csv`` sidecars
-  (onset_s,offset_s,label): event recall, false alarms per hour, latency.
+  (onset_s,offset_s,label): each runs through the streaming pipeline and the rule
+  engine; event recall, false alarms per hour, onset-to-alert latency.
 Needs no PyTorch.
 """
 
@@ -37,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--make-streams", type=Path, default=None, metavar="DIR",
                    help="build synthetic streams from DATA's folds into DIR (events at -6/0/+6 dB in background) and score them")
     p.add_argument("--events-per-label", type=int, default=20, help="events per label for --make-streams (default: %(default)s)")
+    p.add_argument("--rules", type=Path, default=None, metavar="YAML",
+                   help="score alerts of this rules file (default: one plain rule per alert label, measuring the detector)")
+    p.add_argument("--mode", default="away", help="mode the rules run in for event level (default: %(default)s)")
     p.add_argument("--hop", type=float, default=0.5, help="window hop in seconds for event level (default: %(default)s)")
     p.add_argument("--ignore", default=None,
                    help="comma-separated labels that never alert (default: the label map's background labels and silence)")
@@ -68,7 +72,12 @@ def run(args: argparse.Namespace) -> int:
     if streams is not None:
         from monitor.evaluate.streams import evaluate_streams, latency_summary
 
-        report = evaluate_streams(runner, streams, args.hop, ignore, log=lambda m: print(m, flush=True))
+        rules = None
+        if args.rules:
+            from monitor.rules.loader import load_rules
+
+            rules = load_rules(args.rules, runner.labels, runner.metadata.thresholds)
+        report = evaluate_streams(runner, streams, args.hop, ignore, rules, args.mode, log=lambda m: print(m, flush=True))
         text = report.markdown()
         lat = latency_summary(report)
         print(f"event level: {report.recordings} recordings, {report.hours:.2f} h background, "

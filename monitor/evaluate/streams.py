@@ -1,10 +1,13 @@
-"""Event-level evaluation of a model on long annotated recordings.
+"""Event-level evaluation of the monitor on long annotated recordings.
 
 Takes a folder of recordings, each with a ``<name>.csv`` sidecar of
-``onset_s,offset_s,label[,ebr_db]`` rows, and a model; runs the offline detector
-over each recording and gives an :class:`EventReport`: per-label event recall
-(overall and per event-to-background ratio), false alarms per hour of background
-and onset-to-alert latency, rendered as markdown.
+``onset_s,offset_s,label[,ebr_db]`` rows, a model and a rule set; runs each
+recording through the real streaming pipeline (file source, windows every hop,
+batched model) and the rule engine, and gives an :class:`EventReport`: per-label
+event recall (overall and per event-to-background ratio), false alarms per hour
+of background and onset-to-alert latency (alert stream time - event onset).
+Without a rules file, every alert label gets a plain rule (the model's threshold,
+1 window of 1, no cooldown), which measures the detector itself.
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
+from monitor.alerts import Alert
+from monitor.audio.open import open_source
 from monitor.errors import UserError
-from monitor.evaluate.detect import detections, window_scores
-from monitor.evaluate.events import LabelResult, background_hours, match, merge, read_annotations
+from monitor.evaluate.events import Detection, LabelResult, background_hours, match, merge, read_annotations
 from monitor.model.runner import ModelRunner
-from monitor.train.cache import read_mono
+from monitor.pipeline import Pipeline
+from monitor.rules.engine import Engine
+from monitor.rules.loader import parse_rules
+from monitor.rules.schema import RuleSet
 from monitor.train.dataset import AUDIO_EXTENSIONS
 
 
@@ -31,6 +38,7 @@ class EventReport:
     recordings: int
     hop_seconds: float
     alert_labels: tuple[str, ...]
+    rules: str
 
     def false_alarms_per_hour(self, label: str | None = None) -> float:
         fa = sum(r.false_alarms for k, r in self.results.items() if label in (None, k))
@@ -40,6 +48,8 @@ class EventReport:
         ebrs = sorted({e for per in self.recall_by_ebr.values() for e in per})
         lines = [
             f"### Event level: {self.recordings} recordings, {self.hours:.2f} h of background, hop {self.hop_seconds:g} s",
+            "",
+            f"Rules: {self.rules}.",
             "",
             f"False alarms: **{self.false_alarms_per_hour():.2f} per hour** over all alert labels "
             f"({sum(r.false_alarms for r in self.results.values())} in total).",
@@ -58,7 +68,7 @@ class EventReport:
                 + f" | {r.false_alarms} | {self.false_alarms_per_hour(label):.2f} | {'-' if lat is None else f'{lat:.2f}'} |"
             )
         lines += ["", "An event counts as detected if an alert of its label is raised between its onset and 5 s after "
-                  "its offset; latency = alert time (end of the first window over the threshold) - onset.", ""]
+                  "its offset; latency = alert stream time - onset. Every other alert is a false alarm.", ""]
         return "\n".join(lines)
 
 
@@ -75,20 +85,43 @@ def find_recordings(folder: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def evaluate_streams(runner: ModelRunner, folder: Path, hop_seconds: float, ignore: set[str], log=print) -> EventReport:
+def detection_rules(labels: tuple[str, ...], alert_labels: tuple[str, ...], thresholds: dict[str, float]) -> RuleSet:
+    """One plain rule per alert label: the model's threshold, one window, no cooldown."""
+    lines = ["version: 1", "mode: away", "rules:"]
+    for label in alert_labels:
+        lines += [f"  - name: detect_{label}", f"    sound: {label}", "    cooldown: 0s", "    clear_after: 2s",
+                  f"    message: \"{label}\""]
+    return parse_rules("\n".join(lines) + "\n", "<evaluation rules>", labels, thresholds)
+
+
+def run_recording(runner: ModelRunner, audio: Path, rules: RuleSet, hop_seconds: float, mode: str) -> tuple[list[Detection], float]:
+    """Alerts of one recording through the pipeline and the rule engine, and its duration in seconds."""
+    source = open_source(str(audio), runner.metadata.features.sample_rate, realtime=False, source_id=audio.stem)
+    engine = Engine(rules)
+    engine.set_mode(mode, hold=True)
+    pipeline = Pipeline([source], runner, hop_seconds=hop_seconds, gate_dbfs=engine.min_gate_dbfs)
+    found, end = [], 0.0
+    for prediction in pipeline.run():
+        end = max(end, prediction.end)
+        found += [Detection(e.label, e.stream_time) for e in engine.process(prediction) if isinstance(e, Alert)]
+    engine.finish(source.id)
+    return found, end
+
+
+def evaluate_streams(
+    runner: ModelRunner, folder: Path, hop_seconds: float, ignore: set[str],
+    rules: RuleSet | None = None, mode: str = "away", log=print,
+) -> EventReport:
     alert_labels = tuple(label for label in runner.labels if label not in ignore)
-    thresholds = runner.metadata.thresholds
+    described = f"{rules.path} in {mode} mode" if rules else (
+        "one rule per alert label (model threshold, 1 of 1 windows, no cooldown)")
+    rules = rules or detection_rules(runner.labels, alert_labels, runner.metadata.thresholds)
     parts, hours = [], 0.0
     by_ebr: dict[str, dict[float, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     pairs = find_recordings(folder)
     for n, (audio, sidecar) in enumerate(pairs, 1):
         events = read_annotations(sidecar)
-        try:
-            samples = read_mono(audio, runner.metadata.features.sample_rate)
-        except ValueError as exc:
-            raise UserError(f"{audio}: {exc}") from None
-        ends, scores = window_scores(runner, samples, hop_seconds)
-        found = detections(ends, scores, runner.labels, thresholds, set(alert_labels))
+        found, duration = run_recording(runner, audio, rules, hop_seconds, mode)
         result, hit = match(events, found)
         parts.append(result)
         for e, h in zip(events, hit):
@@ -96,16 +129,16 @@ def evaluate_streams(runner: ModelRunner, folder: Path, hop_seconds: float, igno
                 cell = by_ebr[e.label][e.ebr_db]
                 cell[0] += int(h)
                 cell[1] += 1
-        hours += background_hours(len(samples) / runner.metadata.features.sample_rate, events)
+        hours += background_hours(duration, events)
         if n % 20 == 0 or n == len(pairs):
             log(f"scored {n}/{len(pairs)} recordings")
     results = merge(parts)
     for label in alert_labels:
         results.setdefault(label, LabelResult(label))
     return EventReport(
-        results={k: v for k, v in results.items()},
+        results=dict(results),
         recall_by_ebr={k: {e: (c[0], c[1]) for e, c in v.items()} for k, v in by_ebr.items()},
-        hours=hours, recordings=len(pairs), hop_seconds=hop_seconds, alert_labels=alert_labels,
+        hours=hours, recordings=len(pairs), hop_seconds=hop_seconds, alert_labels=alert_labels, rules=described,
     )
 
 

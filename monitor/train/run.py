@@ -58,6 +58,17 @@ def git_commit(where: Path) -> str:
         return "unknown"
 
 
+def inference_ms(runner: ModelRunner, window: np.ndarray, repeats: int = 50) -> float:
+    """Median milliseconds for one window through ONNX Runtime (as the live pipeline runs it)."""
+    runner.predict(window)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        runner.predict(window)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1000)
+
+
 def run_training(opts: TrainOptions, log=print) -> dict:
     started = time.monotonic()
     dataset = load_dataset(opts.data, opts.label_map)
@@ -128,6 +139,8 @@ def run_training(opts: TrainOptions, log=print) -> dict:
     train_minutes = (time.monotonic() - started) / 60
 
     runner = ModelRunner(opts.out, threads=1)
+    ms_per_window = inference_ms(runner, val_set.windows[:1])
+    log(f"inference: {ms_per_window:.2f} ms per window on one thread")
     reports = []
     if test:
         for variant, title in (("full", "held-out test folds, full band"),
@@ -148,6 +161,7 @@ def run_training(opts: TrainOptions, log=print) -> dict:
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "onnx_bytes": opts.out.stat().st_size,
         "ort_vs_torch_max_diff": diff,
+        "ms_per_window_one_thread": round(ms_per_window, 3),
         "training_minutes": round(train_minutes, 2),
         "history": history,
         "skipped": [asdict(s) for s in dataset.skipped],
