@@ -94,9 +94,11 @@ def test_help_opens_and_closes_with_keys_and_the_mouse() -> None:
     asyncio.run(scenario())
 
 
-def test_selecting_an_alert_shows_its_details_and_clip_path(tmp_path: Path) -> None:
+def test_selecting_an_alert_shows_its_details_and_saves_its_clip(tmp_path: Path, monkeypatch) -> None:
     clip = tmp_path / "clip.flac"
-    clip.write_bytes(b"")
+    clip.write_bytes(b"evidence")
+    (tmp_path / "saved").mkdir()
+    monkeypatch.chdir(tmp_path / "saved")
     feed = ReplayFeed([alert("x1", "glass_break", "glass_breaking", 0.9, Severity.CRITICAL, T0, str(clip))])
 
     async def scenario() -> None:
@@ -108,6 +110,8 @@ def test_selecting_an_alert_shows_its_details_and_clip_path(tmp_path: Path) -> N
             assert isinstance(app.screen, AlertDetail)
             text = str(app.screen.query_one("#alert-detail").render())
             assert str(clip) in text and "glass_break" in text and "critical" in text
+            await pilot.press("s")
+            assert (tmp_path / "saved" / "glass_break-x1.flac").read_bytes() == b"evidence"
             await pilot.press("escape")
             assert not isinstance(app.screen, AlertDetail)
 

@@ -86,7 +86,9 @@ class MonitorApp(App[None]):
         self.query_one(LabelBars).configure(message.thresholds)
         self.query_one(LabelHistory).configure(message.watched)
         self.query_one(RulesPanel).configure(message.rules, message.note)
-        self.query_one(Spectrogram).note = message.note
+        spectrogram = self.query_one(Spectrogram)
+        spectrogram.note = "" if message.spectrum else f"no spectrogram ({message.note})"
+        spectrogram.refresh()
         status = self.query_one(StatusBar)
         status.model, status.origin = message.model, message.origin
         status.refresh()

@@ -51,6 +51,7 @@ class FeedInfo(Message):
         watched: tuple[str, ...],
         rules: tuple[RuleInfo, ...],
         note: str = "",
+        spectrum: bool = True,
     ) -> None:
         super().__init__()
         self.origin = origin  # "file.wav (in process)", "mqtt 127.0.0.1:1883 sound-monitor/box"
@@ -59,6 +60,7 @@ class FeedInfo(Message):
         self.watched = watched  # labels the rules listen for (sparkline history)
         self.rules = rules
         self.note = note  # e.g. why there are no rules or no spectrogram
+        self.spectrum = spectrum  # False: Heard never carries band energies
 
 
 class Heard(Message):

@@ -208,6 +208,7 @@ class MqttFeed:
             watched=(),
             rules=rules,
             note=NOTE,
+            spectrum=False,
         )
 
     def _post_health(self) -> None:

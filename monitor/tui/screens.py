@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -56,7 +57,11 @@ class AlertDetail(ModalScreen[None]):
     AlertDetail > Vertical { width: 80%; max-width: 100; height: auto; max-height: 90%;
                              border: round $warning; padding: 0 1; background: $surface; }
     """
-    BINDINGS = [Binding("escape,q,enter", "dismiss", "close"), Binding("c", "copy_clip", "copy clip path")]
+    BINDINGS = [
+        Binding("escape,q,enter", "dismiss", "close"),
+        Binding("c", "copy_clip", "copy clip path"),
+        Binding("s", "save_clip", "save clip here"),
+    ]
 
     def __init__(self, alert: Alert, cleared: bool) -> None:
         super().__init__()
@@ -88,7 +93,8 @@ class AlertDetail(ModalScreen[None]):
         if a.clip_path:
             exists = Path(a.clip_path).exists()
             row("clip", a.clip_path + ("" if exists else "  (not on this machine)"))
-            text.append("c copies the clip path; ", style="dim")
+            if exists:
+                text.append("c copies the clip path, s saves a copy in the current directory; ", style="dim")
         else:
             row("clip", "none (evidence clips are off)", "dim")
         text.append("escape closes", style="dim")
@@ -98,6 +104,20 @@ class AlertDetail(ModalScreen[None]):
         if self.alert.clip_path:
             self.app.copy_to_clipboard(self.alert.clip_path)
             self.notify(f"copied {self.alert.clip_path}")
+
+    def action_save_clip(self) -> None:
+        """Evidence clips are pruned by age and size on the daemon: keep this one."""
+        if not self.alert.clip_path or not Path(self.alert.clip_path).exists():
+            self.notify("no clip on this machine", severity="warning")
+            return
+        source = Path(self.alert.clip_path)
+        target = Path.cwd() / f"{self.alert.rule}-{self.alert.id[:8]}{source.suffix}"
+        try:
+            shutil.copy2(source, target)
+        except OSError as exc:
+            self.notify(f"cannot save the clip: {exc.strerror}", severity="error")
+            return
+        self.notify(f"saved {target}")
 
     def on_click(self) -> None:
         self.dismiss()
