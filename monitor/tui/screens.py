@@ -25,12 +25,12 @@ HELP = """\
   [b]q[/b]           quit
 
 [b]Panels[/b]
-  Input     level in dBFS (│ = peak, held 2 s) and the spectrogram,
-            newest on the right, high frequencies on top
-  Heard     the latest window's top labels; ┃ marks a rule's threshold
-  History   recent scores of the labels the rules listen for
-  Rules     idle / pending n of m / active / cooling down, and when
-            each rule applies
+  Level       window level in dBFS; │ is the peak, held 2 s
+  Spectrogram newest on the right, high frequencies on top
+  Heard       the latest window's top labels; ┃ marks a rule's threshold
+  History     recent scores of the labels the rules listen for
+  Rules       idle / pending n of m / active / cooling down, and when
+  Alerts      newest first, coloured by severity, dimmed once cleared
 
 [dim]escape, ? or q closes this help[/dim]"""
 
@@ -38,8 +38,9 @@ HELP = """\
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: auto; max-width: 90%; height: auto; max-height: 90%;
+    HelpScreen > Vertical { width: auto; max-width: 100%; height: auto; max-height: 100%;
                             border: round $accent; padding: 0 1; background: $surface; }
+    #help-text { width: auto; height: auto; }
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
 
