@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from monitor.alerts import Severity
 from monitor.audio.open import open_source
 from monitor.model.runner import ModelRunner
 from monitor.rules import Engine, load_rules
@@ -21,9 +21,7 @@ from monitor.tui.messages import Heard
 from monitor.tui.screens import AlertDetail, HelpScreen
 from monitor.tui.widgets import AlertTable, LabelBars, LevelMeter, RulesPanel, StatusBar
 from mqtt_fixtures import Broker, Subscriber, broker, fast_settings  # noqa: F401  (broker is a fixture)
-from tui_support import ReplayFeed, alert, replay_messages, rules_file, scene, T0
-
-from monitor.alerts import Severity
+from tui_support import T0, ReplayFeed, alert, replay_messages, rules_file, scene
 
 
 async def until(pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
@@ -245,5 +243,45 @@ def test_attached_without_a_broker_says_so(tmp_path: Path) -> None:
             status = app.query_one(StatusBar)
             await until(pilot, lambda: "cannot connect" in status.health.mqtt, timeout=10)
             assert "attached" in str(app.query_one(RulesPanel).render())
+
+    asyncio.run(scenario())
+
+
+def test_a_source_that_fails_is_shown_and_remembered_for_the_exit_status(tiny_model: Path) -> None:
+    from monitor.audio.source import AudioBlock, AudioSource, SourceStats
+    from monitor.errors import AudioInputError
+    from monitor.rules import RuleSet
+
+    class Unplugged(AudioSource):
+        """A microphone that disappears on the first read (as a USB device pulled out)."""
+
+        def __init__(self) -> None:
+            super().__init__("usb-mic", 22050, 1)
+
+        def start(self) -> None:
+            pass
+
+        def read(self) -> AudioBlock | None:
+            raise AudioInputError("usb-mic: the device disappeared")
+
+        @property
+        def finished(self) -> bool:
+            return False
+
+        def stop(self) -> None:
+            pass
+
+        def stats(self) -> SourceStats:
+            return SourceStats(False, "gone")
+
+    feed = LocalFeed(Unplugged(), ModelRunner(tiny_model), Engine(RuleSet(rules=())))
+
+    async def scenario() -> None:
+        app = MonitorApp(feed)
+        async with app.run_test() as pilot:
+            status = app.query_one(StatusBar)
+            await until(pilot, lambda: status.ended is not None, timeout=10)
+            assert "the device disappeared" in str(status.render())
+            assert app.failure == "usb-mic: the device disappeared"
 
     asyncio.run(scenario())

@@ -55,11 +55,15 @@ def run(args: argparse.Namespace) -> int:
     feed = attached_feed(args) if args.attach else local_feed(args)
     from monitor.tui.app import MonitorApp  # Textual loads only when the dashboard really starts
 
+    app = MonitorApp(feed)
     held = _hold_logging()
     try:
-        MonitorApp(feed).run()
+        app.run()
     finally:
         _release_logging(held)
+    if app.failure:
+        print(f"sound-monitor: error: {app.failure}", file=sys.stderr)
+        return 1
     return 0
 
 

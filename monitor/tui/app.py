@@ -56,6 +56,7 @@ class MonitorApp(App[None]):
         super().__init__()
         self.feed = feed
         self.paused = False
+        self.failure: str | None = None  # why the feed gave up, for the exit status
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -129,6 +130,8 @@ class MonitorApp(App[None]):
     def on_feed_ended(self, message: FeedEnded) -> None:
         status = self.query_one(StatusBar)
         status.ended = (message.reason, message.error)
+        if message.error:
+            self.failure = message.reason
         status.refresh()
 
     # -- user actions --------------------------------------------------------------

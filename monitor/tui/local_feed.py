@@ -113,7 +113,9 @@ class LocalFeed:
             post(FeedEnded(f"{short_source(self.source.id)}: end of input"))
         except Exception as exc:  # the dashboard must say why it went quiet, not die silently
             log.exception("pipeline failed")
-            post(FeedEnded(f"{short_source(self.source.id)}: {exc}", error=True))
+            text = str(exc) or type(exc).__name__
+            name = short_source(self.source.id)
+            post(FeedEnded(text if name in text else f"{name}: {text}", error=True))
 
     def _heard(self, prediction: Prediction, seconds: float) -> Heard:
         stream = self.pipeline.streams[prediction.source]
