@@ -151,16 +151,16 @@ class SimpleState:
         name, persistence = self.rule.name, self.rule.persistence
         if self.episode is not None and (self.episode.alert_id or not self.rule.timing.alert):
             return RuleStatus(name, source, "active", persistence.describe(), self.episode.alert_id)
+        if persistence.duration is not None:
+            held = self.run[-1].window.end - self.run[0].window.end if self.run else None
+            progress = f"{held:.1f}s of {persistence.duration:g}s" if held is not None else ""
+        else:
+            count = sum(h is not None for h in self.history)
+            progress = f"{count} of {persistence.of} (needs {persistence.hits})" if count else ""
         if self.episode is not None or not self.cooled(self.now):
-            left = self.rule.timing.cooldown - (self.now - (self.last_alert or 0.0))
-            return RuleStatus(name, source, "cooling down", f"{max(left, 0):.0f}s left")
-        if persistence.duration is not None and self.run:
-            held = self.run[-1].window.end - self.run[0].window.end
-            return RuleStatus(name, source, "pending", f"{held:.1f}s of {persistence.duration:g}s")
-        count = sum(h is not None for h in self.history)
-        if count:
-            return RuleStatus(name, source, "pending", f"{count} of {persistence.of} (needs {persistence.hits})")
-        return RuleStatus(name, source, "idle", "")
+            left = f"{max(self.rule.timing.cooldown - (self.now - (self.last_alert or 0.0)), 0):.0f}s left"
+            return RuleStatus(name, source, "cooling down", f"{left}; {progress}" if progress else left)
+        return RuleStatus(name, source, "pending" if progress else "idle", progress)
 
 
 @dataclass
