@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitor.alerts import Alert, AlertCleared, Severity
-from tests.rules_support import alerts, clears, engine, pred, run
+from rules_support import alerts, clears, engine, pred, run
 
 GLASS = {"glass_breaking": 0.9}
 SPEECH = {"speech": 0.9}

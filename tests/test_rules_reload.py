@@ -8,7 +8,7 @@ from pathlib import Path
 
 from monitor.alerts import Alert, AlertCleared
 from monitor.rules.reload import RulesHolder
-from tests.rules_support import LABELS, pred
+from rules_support import LABELS, pred
 
 GLASS = {"glass_breaking": 0.9}
 BARK = {"dog_bark": 0.9}
