@@ -20,6 +20,10 @@ from dataclasses import dataclass, field
 from monitor.alerts import WindowRef
 from monitor.rules.schema import CompoundRule, SimpleRule
 
+# A sound that goes on for hours must not grow a rule's memory: a 'for:' rule keeps
+# the first window of a run (its onset) and this many of the latest.
+RUN_WINDOWS = 64
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -86,7 +90,8 @@ class Episode:
 class SimpleState:
     rule: SimpleRule
     history: deque[Hit | None] = field(default_factory=deque)
-    run: list[Hit] = field(default_factory=list)  # consecutive hits, for 'for:' rules
+    run_first: Hit | None = None  # the first of the current consecutive hits, for 'for:' rules
+    run: deque[Hit] = field(default_factory=lambda: deque(maxlen=RUN_WINDOWS))  # and the latest of them
     last_hit_end: float | None = None
     last_alert: float | None = None
     episode: Episode | None = None
@@ -100,8 +105,10 @@ class SimpleState:
         ended = None
         if hit is not None:
             self.last_hit_end = end
+            self.run_first = self.run_first or hit
             self.run.append(hit)
         else:
+            self.run_first = None
             self.run.clear()
         if persistence.duration is None:
             self.history.append(hit)
@@ -126,8 +133,10 @@ class SimpleState:
     def _condition(self, end: float) -> Evidence | None:
         persistence = self.rule.persistence
         if persistence.duration is not None:
-            if self.run and self.run[-1].window.end - self.run[0].window.end >= persistence.duration:
-                return Evidence(tuple(self.run), end)
+            first = self.run_first
+            if first is not None and self.run[-1].window.end - first.window.end >= persistence.duration:
+                later = tuple(h for h in self.run if h is not first)
+                return Evidence((first,) + later, end)
             return None
         hits = tuple(h for h in self.history if h is not None)
         return Evidence(hits, end) if len(hits) >= persistence.hits else None
@@ -144,6 +153,7 @@ class SimpleState:
         """End of stream: the sound is gone for good."""
         ended, self.episode = self.episode, None
         self.history.clear()
+        self.run_first = None
         self.run.clear()
         return ended
 
@@ -152,7 +162,7 @@ class SimpleState:
         if self.episode is not None and (self.episode.alert_id or not self.rule.timing.alert):
             return RuleStatus(name, source, "active", persistence.describe(), self.episode.alert_id)
         if persistence.duration is not None:
-            held = self.run[-1].window.end - self.run[0].window.end if self.run else None
+            held = self.run[-1].window.end - self.run_first.window.end if self.run_first else None
             progress = f"{held:.1f}s of {persistence.duration:g}s" if held is not None else ""
         else:
             count = sum(h is not None for h in self.history)
