@@ -33,7 +33,7 @@ def check(data: bytes) -> None:
         assert lines and all(PROBLEM_LINE.match(line) for line in lines), lines
     else:
         assert isinstance(result, RuleSet)
-    assert time.perf_counter() - began < 2.0
+    assert time.perf_counter() - began < 15.0  # a hang guard, not a speed test: CI machines are shared
 
 
 def mutate(rng: random.Random, data: bytes) -> bytes:
