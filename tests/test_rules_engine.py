@@ -251,3 +251,11 @@ def test_a_sound_that_never_stops_keeps_memory_bounded_and_alerts_once_per_coold
     assert [i for i, _ in fired] == [2]  # one episode: the sound never stopped, so one alert
     state = eng._sources["mic"]["r"]
     assert len(state.run) <= 64 and state.run_first.window.start == 0.0
+
+
+def test_status_lists_every_rule_for_a_new_source_and_says_which_apply_in_the_current_mode():
+    eng = engine(AWAY_RULE)
+    assert [(s.rule, s.state, s.enabled) for s in eng.status("porch")] == [
+        ("voices", "idle", False), ("shout", "idle", True)]
+    eng.set_mode("away", hold=True)
+    assert all(s.enabled for s in eng.status("porch"))

@@ -76,6 +76,7 @@ class RuleStatus:
     state: str  # "idle" | "pending" | "active" | "cooling down"
     detail: str  # e.g. "2 of 3", "1.0s of 3s", "42s left"
     alert_id: str | None = None
+    enabled: bool = True  # whether the rule applies in the current mode and time of day
 
 
 @dataclass
