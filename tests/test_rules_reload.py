@@ -117,3 +117,15 @@ def test_reloading_while_predictions_flow_is_safe(tmp_path: Path):
     assert errors == []
     assert swaps > 1 and raised
     assert cleared <= raised
+
+
+def test_a_deleted_rules_file_keeps_the_running_rules_until_it_comes_back(tmp_path: Path):
+    h = holder(tmp_path)
+    h.path.unlink()
+    result = h.reload_if_changed()
+    assert result is not None and not result.ok and "rules file not found" in result.message
+    assert h.reload_if_changed() is None  # the same missing file is not retried on every poll
+    assert [r.name for r in h.engine.rules.rules] == ["glass", "dog"]
+    h.path.write_text(BASE + "  - {name: baby, sound: baby_cry}\n")
+    assert h.reload_if_changed().ok
+    assert [r.name for r in h.engine.rules.rules] == ["glass", "dog", "baby"]
