@@ -116,7 +116,13 @@ class Subscriber:
     """
 
     def __init__(
-        self, broker: Broker, *topics: str, client_id: str | None = None, session: bool = False, **tls: object
+        self,
+        broker: Broker,
+        *topics: str,
+        client_id: str | None = None,
+        session: bool = False,
+        ca_certs: Path | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.messages: list[Received] = []
         self._lock = threading.Lock()
@@ -127,8 +133,10 @@ class Subscriber:
             client_id=client_id or f"test-sub-{time.monotonic_ns()}",
             clean_session=not session,
         )
-        if tls:
-            self.client.tls_set(**tls)  # type: ignore[arg-type]
+        if ca_certs is not None:
+            self.client.tls_set(ca_certs=str(ca_certs))
+        if credentials is not None:
+            self.client.username_pw_set(*credentials)
         self.client.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *a: self._subscribed.set()

@@ -219,3 +219,21 @@ def test_invalid_mode_payloads_are_ignored_with_a_warning_and_the_mode_republish
     watcher.client.publish(T.mode_set, b"away", qos=1)
     assert wait_until(lambda: modes == ["away"])
     watcher.close()
+
+
+def test_mqtt5_delivers_alerts_takes_mode_requests_and_leaves_a_will(broker, journal, modes, tmp_path):
+    watcher = Subscriber(broker, T.alert, T.availability)
+    sink = MqttSink(fast_settings(broker, protocol="5"), journal, on_mode_set=modes.append).start()
+    try:
+        assert wait_until(lambda: sink.connected), sink.last_error
+        alert = make_alert()
+        sink.publish_alert(alert)
+        assert watcher.wait_for(lambda s: s.on(T.alert))
+        assert watcher.on(T.alert)[0].json() == alert.to_json()
+        assert wait_until(lambda: sink.backlog == 0)
+        watcher.client.publish(T.mode_set, "away", qos=1)
+        assert wait_until(lambda: modes == ["away"])
+    finally:
+        sink.close()
+    assert watcher.wait_for(lambda s: s.last_payload(T.availability) == b"offline")
+    watcher.close()
