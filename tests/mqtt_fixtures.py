@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -85,6 +86,18 @@ class Broker:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+        self.process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the kernel still accepts what clients send, but nothing is acknowledged."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def crash(self) -> None:
+        """SIGKILL: connections are reset and nothing is saved."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
         self.process = None
 
     def log_text(self) -> str:

@@ -244,8 +244,7 @@ class MqttSink:
             # A fresh session every time: the journal, not the broker, holds what is owed.
             clean_session=True if protocol == mqtt.MQTTv311 else None,
         )
-        # paho logs packet flags, never the password.
-        client.enable_logger(logging.getLogger("monitor.mqtt.paho"))
+        client.on_log = _log_paho
         client.connect_timeout = s.connect_timeout
         client.reconnect_delay_set(s.reconnect_min_delay, s.reconnect_max_delay)  # type: ignore[arg-type]
         if s.username:
@@ -464,6 +463,17 @@ class MqttSink:
                     self._on_mode_set(requested)
                 except Exception:
                     log.exception("MQTT: the mode-change handler failed")
+
+
+_paho_log = logging.getLogger("monitor.mqtt.paho")
+
+
+def _log_paho(client: mqtt.Client, userdata: object, level: int, message: str) -> None:
+    """paho's own messages, at debug: the sink reports problems in the user's terms.
+
+    paho logs packet flags, never the password (the TLS tests check this).
+    """
+    _paho_log.debug("%s", message)
 
 
 def _describe(error: OSError) -> str:
