@@ -181,7 +181,8 @@ def state(tmp_path):
 def test_alerts_command_lists_the_journal_oldest_first(state):
     result = run_cli("--state-dir", str(state))
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    header, *lines = result.stdout.splitlines()
+    assert header.split()[:3] == ["onset", "severity", "rule"]
     assert len(lines) == 2
     assert "door" in lines[0] and "PENDING" in lines[0]
     assert "glass" in lines[1] and "delivered" in lines[1]
@@ -193,7 +194,7 @@ def test_alerts_command_since_and_json(state):
     (line,) = result.stdout.splitlines()
     record = json.loads(line)
     assert record["rule"] == "glass" and record["delivered_at"] is not None and record["seq"] == 2
-    assert len(run_cli("--state-dir", str(state), "--since", "2000-01-01").stdout.splitlines()) == 2
+    assert len(run_cli("--state-dir", str(state), "--since", "2000-01-01", "--json").stdout.splitlines()) == 2
 
 
 def test_alerts_command_finds_the_xdg_state_dir(state):
@@ -201,7 +202,7 @@ def test_alerts_command_finds_the_xdg_state_dir(state):
     (xdg / "sound-monitor").symlink_to(state)
     result = run_cli("--limit", "1", env={"XDG_STATE_HOME": str(xdg)})
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 1 and "glass" in result.stdout
+    assert len(result.stdout.splitlines()) == 2 and "glass" in result.stdout.splitlines()[1]
 
 
 @pytest.mark.parametrize(
