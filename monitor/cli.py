@@ -6,16 +6,22 @@ stderr with exit code 2; nothing a user can cause ends in a traceback.
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
+import os
 
-from monitor import __version__
+# One BLAS thread: the pipeline's matrix products are small, and OpenBLAS's worker
+# threads spin and fight over a small box's cores (measured 50x slower under load).
+# Must be set before numpy loads, so it sits here at the entry point.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from monitor.commands import alerts
-from monitor.errors import UserError
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
 
-COMMANDS: tuple = (alerts,)  # filled in as commands land
+from monitor import __version__  # noqa: E402
+from monitor.commands import alerts, check_rules, classify, devices, evaluate, run, train  # noqa: E402
+from monitor.errors import UserError  # noqa: E402
+
+COMMANDS = (classify, run, devices, check_rules, alerts, train, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

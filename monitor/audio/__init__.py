@@ -1,0 +1,1 @@
+"""Audio sources: microphone, files, ffmpeg streams and the synthetic demo."""

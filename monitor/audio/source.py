@@ -1,0 +1,71 @@
+"""The audio-source interface every input implements.
+
+A source gives :class:`AudioBlock` records — float32 samples at the source's own
+rate and channel count, with the Unix time of their first sample — through a
+non-blocking :meth:`AudioSource.read`, and reports its health in
+:class:`SourceStats`. Conversion to the model's rate happens downstream.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AudioBlock:
+    samples: np.ndarray  # (n, channels) float32
+    wall_time: float  # Unix time of the first sample
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    """Health counters, as exposed on MQTT ``health`` and in the dashboard."""
+
+    ok: bool
+    status: str
+    overruns: int = 0  # xruns reported by the audio driver
+    dropped_samples: int = 0  # samples lost because processing fell behind
+    restarts: int = 0  # reconnects of a device or stream
+    sanitized_samples: int = 0  # NaN/inf samples replaced by silence
+
+
+class AudioSource(abc.ABC):
+    """A producer of audio blocks. Use as: start(); read() until finished; stop()."""
+
+    def __init__(self, source_id: str, sample_rate: int, channels: int) -> None:
+        self.id = source_id
+        self.sample_rate = sample_rate
+        self.channels = channels
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Begin producing (open the device, start the process, start the clock)."""
+
+    @abc.abstractmethod
+    def read(self) -> AudioBlock | None:
+        """The next block if one is available now, else None. Never blocks for long."""
+
+    @property
+    @abc.abstractmethod
+    def finished(self) -> bool:
+        """True once the source will never produce another block (end of file)."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Release the device / process. Safe to call more than once."""
+
+    @abc.abstractmethod
+    def stats(self) -> SourceStats:
+        """Current health."""
+
+
+def sanitize(samples: np.ndarray) -> tuple[np.ndarray, int]:
+    """Replace NaN/inf by 0 (silence); returns the clean block and how many were replaced."""
+    bad = ~np.isfinite(samples)
+    count = int(bad.sum())
+    if count:
+        samples = np.where(bad, 0.0, samples).astype(np.float32)
+    return samples, count

@@ -1,0 +1,52 @@
+"""Arguments and helpers shared by several commands (model, hop, prediction output)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from monitor.errors import UserError
+from monitor.model.runner import ModelRunner, default_model_path
+from monitor.predictions import Prediction
+from monitor.stream.windower import MAX_HOP, MIN_HOP
+
+
+def hop_seconds(text: str) -> float:
+    """argparse type for --hop."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not MIN_HOP <= value <= MAX_HOP:
+        raise argparse.ArgumentTypeError(f"hop must be between {MIN_HOP} and {MAX_HOP} seconds, got {value:g}")
+    return value
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", type=Path, default=None, help=f"ONNX model file (default: {default_model_path()})"
+    )
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default: 1)")
+    parser.add_argument(
+        "--hop", type=hop_seconds, default=1.0, help="seconds between window starts, 0.25-5 (default: 1)"
+    )
+
+
+def load_model(args: argparse.Namespace) -> ModelRunner:
+    if args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    return ModelRunner(args.model or default_model_path(), threads=args.threads)
+
+
+def format_prediction(prediction: Prediction, top: int = 3) -> str:
+    """One human-readable timeline line: time range, level, top labels."""
+    head = f"{prediction.source}  {prediction.start:7.2f}-{prediction.end:7.2f} s  {prediction.level_dbfs:6.1f} dBFS"
+    if prediction.skipped:
+        return f"{head}  (below level gate)"
+    labels = "  ".join(f"{label} {score:.2f}" for label, score in prediction.top(top))
+    return f"{head}  {labels}"
+
+
+def prediction_json(prediction: Prediction) -> str:
+    return json.dumps(prediction.to_json())

@@ -1,0 +1,45 @@
+"""``sound-monitor run``: live monitoring from a microphone, file, stream or the demo scene."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+from monitor.audio.open import open_source
+from monitor.commands.common import add_model_args, format_prediction, load_model, prediction_json
+from monitor.pipeline import Pipeline
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "run",
+        help="monitor live audio and print predictions as they come",
+        description="Monitor a microphone, a file (paced with --realtime), a stream URL or the synthetic "
+        "demo scene, printing each window's top labels.",
+    )
+    parser.add_argument(
+        "--source",
+        default="mic",
+        help="'mic' (default), 'demo' (a synthetic smoke-alarm scene), an audio file or a stream URL",
+    )
+    parser.add_argument("--device", default=None, help="microphone by index or name (see 'sound-monitor devices')")
+    parser.add_argument("--realtime", action="store_true", help="pace a file source in real time, like a microphone")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per window")
+    add_model_args(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load_model(args)
+    realtime = args.realtime or args.source == "demo"
+    source = open_source(args.source, model.metadata.features.sample_rate, realtime=realtime, device=args.device)
+    pipeline = Pipeline([source], model, hop_seconds=args.hop)
+    signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
+    print(f"monitoring {source.id} with {model.metadata.name} (hop {args.hop:g} s); Ctrl-C stops", file=sys.stderr)
+    try:
+        for prediction in pipeline.run():
+            print(prediction_json(prediction) if args.json else format_prediction(prediction), flush=True)
+    except KeyboardInterrupt:
+        pipeline.stop()
+    return 0

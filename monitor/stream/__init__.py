@@ -1,0 +1,1 @@
+"""Stream plumbing: the sample ring buffer and the sliding windower."""

@@ -1,0 +1,119 @@
+"""One source's path from raw blocks to analysis windows.
+
+Takes :class:`~monitor.audio.source.AudioBlock` records from one source; gives
+:class:`WindowData` (the window's span, wall-clock time, level in dBFS and, on
+request, its log-mel matrix) as soon as each window's frames are complete. Holds
+the source's model-rate ring buffer (history for levels and evidence clips), its
+resampler, its incremental feature extractor and its windower.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.audio.resample import MonoResampler
+from monitor.audio.source import AudioBlock
+from monitor.features.logmel import StreamingLogMel
+from monitor.features.params import FeatureParams
+from monitor.stream.ring import RingBuffer
+from monitor.stream.windower import WindowSpan, Windower
+
+log = logging.getLogger(__name__)
+
+SILENCE_DBFS = -120.0
+
+
+@dataclass(frozen=True)
+class WindowData:
+    source: str
+    span: WindowSpan
+    wall_time: float
+    level_dbfs: float
+
+
+def level_dbfs(samples: np.ndarray) -> float:
+    """RMS level relative to full scale (a full-scale square wave is 0 dBFS)."""
+    if len(samples) == 0:
+        return SILENCE_DBFS
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return max(SILENCE_DBFS, 20.0 * math.log10(rms)) if rms > 0 else SILENCE_DBFS
+
+
+class SourceStream:
+    def __init__(
+        self,
+        source_id: str,
+        in_rate: int,
+        params: FeatureParams,
+        hop_seconds: float,
+        history_seconds: float = 15.0,
+    ) -> None:
+        self.source_id = source_id
+        self.params = params
+        self.resampler = MonoResampler(in_rate, params.sample_rate)
+        self.windower = Windower(params, hop_seconds)
+        self.features = StreamingLogMel(params, history_frames=self._history_frames(params, hop_seconds))
+        capacity = max(params.window_samples, int(history_seconds * params.sample_rate)) + params.sample_rate * 6
+        self.ring = RingBuffer(capacity, params.sample_rate)
+        self._finished = False
+        self._last_end = 0  # end sample of the newest emitted window
+
+    @staticmethod
+    def _history_frames(params: FeatureParams, hop_seconds: float) -> int:
+        # A window plus the frames of the largest block fed at once (blocks are cut to <= 1 s below).
+        return params.n_frames + int((hop_seconds + 1.0) * params.sample_rate / params.hop_length) + 8
+
+    @property
+    def samples_seen(self) -> int:
+        return self.ring.end
+
+    def push(self, block: AudioBlock) -> list[WindowData]:
+        """Feed one block; returns the windows it completed."""
+        mono = self.resampler.process(block.samples)
+        return self._feed(mono, block.wall_time)
+
+    def _feed(self, mono: np.ndarray, wall_time: float | None) -> list[WindowData]:
+        windows: list[WindowData] = []
+        step = self.params.sample_rate  # feed at most 1 s at a time so the frame cache never overflows
+        for offset in range(0, len(mono), step):
+            part = mono[offset : offset + step]
+            self.ring.write(part, None if wall_time is None else wall_time + offset / self.params.sample_rate)
+            self.features.feed(part)
+            windows += self._ready()
+        return windows
+
+    def _ready(self) -> list[WindowData]:
+        out = []
+        for span in self.windower.ready(self.features.frames_done):
+            samples = self.ring.read(span.start_sample, min(span.end_sample, self.ring.end))
+            out.append(WindowData(self.source_id, span, self.ring.time_of(span.start_sample), level_dbfs(samples)))
+            self._last_end = span.end_sample
+        return out
+
+    def finish(self) -> list[WindowData]:
+        """End of stream: flush the resampler and zero-pad until a window covers the last sample."""
+        if self._finished:
+            return []
+        self._finished = True
+        windows = self._feed(self.resampler.process(np.zeros((0, 1), np.float32), last=True), None)
+        end = self.ring.end
+        if end < self.params.window_samples:
+            log.warning(
+                "%s: only %.2f s of audio, shorter than the %.0f-s window: padded with silence",
+                self.source_id, end / self.params.sample_rate, self.params.window_seconds,
+            )  # fmt: skip
+        p = self.params
+        # Window starts sit on the frame grid, so "covers" allows one frame of slack.
+        while self._last_end < end - p.hop_length or self.windower.next_index == 0:
+            # The next window's last frame is centred n_fft/2 before the samples it needs end.
+            target = self.windower.first_frame(self.windower.next_index) * p.hop_length + p.window_samples + p.n_fft // 2
+            windows += self._feed(np.zeros(max(1, target - self.ring.end), np.float32), None)
+        return windows
+
+    def matrix(self, window: WindowData) -> np.ndarray:
+        """The window's (n_mels, n_frames) log-mel matrix (valid until the cache moves on)."""
+        return self.features.window(window.span.first_frame)
