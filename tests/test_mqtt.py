@@ -237,3 +237,10 @@ def test_mqtt5_delivers_alerts_takes_mode_requests_and_leaves_a_will(broker, jou
         sink.close()
     assert watcher.wait_for(lambda s: s.last_payload(T.availability) == b"offline")
     watcher.close()
+
+
+def test_a_request_for_the_current_mode_still_reaches_the_owner(broker, sink, modes):
+    publisher = Subscriber(broker, T.mode)
+    publisher.client.publish(T.mode_set, "home", qos=1)
+    assert wait_until(lambda: modes == ["home"])
+    publisher.close()

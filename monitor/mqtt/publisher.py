@@ -458,11 +458,13 @@ class MqttSink:
             self._publish_mode()
         if changed:
             log.info("MQTT: mode set to %s", requested)
-            if self._on_mode_set is not None:
-                try:
-                    self._on_mode_set(requested)
-                except Exception:
-                    log.exception("MQTT: the mode-change handler failed")
+        # Called for every valid request, even for the current mode: the owner's mode
+        # logic (holds, schedules) decides what a request means.
+        if self._on_mode_set is not None:
+            try:
+                self._on_mode_set(requested)
+            except Exception:
+                log.exception("MQTT: the mode-change handler failed")
 
 
 _paho_log = logging.getLogger("monitor.mqtt.paho")

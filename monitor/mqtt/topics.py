@@ -24,9 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitor.mqtt.settings import slug
+from monitor.rules.schema import MODES  # the payloads of <prefix>/mode and <prefix>/mode/set
 
-# The payloads of <prefix>/mode and <prefix>/mode/set; the rule engine's modes.
-MODES = ("home", "away", "night")
+__all__ = ["MODES", "Topics", "rule_id"]
 
 
 def rule_id(rule: str) -> str:
