@@ -1,10 +1,13 @@
-"""MQTT settings: defaults, validation with clear messages, --mqtt parsing, credentials at the edge."""
+"""MQTT settings: defaults, validation with clear messages, --mqtt parsing, credentials at the edge;
+and which mode payloads count as a mode."""
 
 from __future__ import annotations
 
 import argparse
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.errors import UserError
 from monitor.mqtt.settings import (
@@ -16,6 +19,7 @@ from monitor.mqtt.settings import (
     parse_broker,
     resolve_credentials,
 )
+from monitor.mqtt.topics import MODES, parse_mode
 
 
 def test_defaults_derive_from_the_node_id():
@@ -147,3 +151,16 @@ def test_command_line_enables_mqtt_and_overrides_the_config():
     assert (merged.host, merged.port, merged.keepalive) == ("other", 1883, 30)
     with pytest.raises(UserError, match="--mqtt-prefix needs --mqtt"):
         from_arguments(_args("--mqtt-prefix", "p"))
+
+
+# -- mode payloads ----------------------------------------------------------------
+
+@given(st.binary(max_size=256) | st.text(max_size=64).map(str.encode))
+def test_only_the_exact_mode_names_are_accepted(payload):
+    assert parse_mode(payload) == (payload.decode() if payload in {m.encode() for m in MODES} else None)
+
+
+@given(st.sampled_from(MODES), st.sampled_from(["", " ", "\n", '"', "{}"]), st.booleans())
+def test_decorated_mode_names_are_rejected(mode, decoration, upper):
+    text = (mode.upper() if upper else mode) + decoration
+    assert parse_mode(text.encode()) == (mode if text == mode else None)

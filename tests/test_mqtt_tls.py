@@ -7,9 +7,8 @@ up in any log record or on stderr, even at debug level.
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import logging
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,78 +18,49 @@ from monitor.journal import Journal
 from monitor.mqtt import MqttSink, Topics
 from tests.mqtt_fixtures import Broker, Subscriber, fast_settings, wait_until
 
-x509 = pytest.importorskip("cryptography.x509", reason="the cryptography package makes the test certificates")
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
-
 USER = "monitor"
 PASSWORD = "s3cret-Pa55word-XyZ"
 T = Topics("sound-monitor/testnode")
+EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+def openssl(*args: str) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command makes the test certificates (apt-get install openssl)")
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+def make_ca(directory: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed CA: (certificate, key)."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    openssl(
+        "req", "-x509", *EC, "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", f"/CN={name}",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
     )
+    return cert, key
 
 
-def make_ca(directory: Path, name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(_name(name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-        .sign(key, hashes.SHA256())
+def make_server_cert(directory: Path, ca_cert: Path, ca_key: Path) -> tuple[Path, Path]:
+    """A broker certificate for localhost / 127.0.0.1 signed by the CA: (certificate, key)."""
+    cert, key, request = directory / "server.pem", directory / "server.key", directory / "server.csr"
+    extensions = directory / "server.ext"
+    extensions.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    openssl("req", *EC, "-keyout", str(key), "-out", str(request), "-subj", "/CN=localhost")
+    openssl(
+        "x509", "-req", "-in", str(request), "-CA", str(ca_cert), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-out", str(cert), "-days", "1", "-extfile", str(extensions),
     )
-    path = directory / f"{name}.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return key, cert, path
-
-
-def make_server_cert(directory: Path, ca_key, ca_cert) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "server.pem", directory / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_key(key, key_path)
-    return cert_path, key_path
+    return cert, key
 
 
 @pytest.fixture
 def pki(tmp_path):
     directory = tmp_path / "pki"
     directory.mkdir()
-    ca_key, ca_cert, ca_path = make_ca(directory, "test-ca")
-    _, _, wrong_ca_path = make_ca(directory, "other-ca")
-    cert, key = make_server_cert(directory, ca_key, ca_cert)
-    return {"ca": ca_path, "wrong_ca": wrong_ca_path, "cert": cert, "key": key}
+    ca_cert, ca_key = make_ca(directory, "test-ca")
+    wrong_ca, _ = make_ca(directory, "other-ca")
+    cert, key = make_server_cert(directory, ca_cert, ca_key)
+    return {"ca": ca_cert, "wrong_ca": wrong_ca, "cert": cert, "key": key}
 
 
 @pytest.fixture

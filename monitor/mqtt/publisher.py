@@ -37,7 +37,7 @@ from monitor.journal import Journal
 from monitor.mqtt.discovery import RuleInfo, discovery_configs, rule_config_filter, rule_config_topic
 from monitor.mqtt.discovery import rule_id_from_config_topic
 from monitor.mqtt.settings import MqttSettings
-from monitor.mqtt.topics import MODES, Topics, rule_id
+from monitor.mqtt.topics import MODES, Topics, parse_mode, rule_id
 from monitor.predictions import Prediction
 
 log = logging.getLogger(__name__)
@@ -435,12 +435,9 @@ class MqttSink:
             log.exception("MQTT: error while handling a message on %s", getattr(message, "topic", "?"))
 
     def _handle_mode_set(self, payload: bytes) -> None:
-        try:
-            requested = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            requested = None
+        requested = parse_mode(payload)
         with self._lock:
-            if requested not in MODES:
+            if requested is None:
                 shown = payload[:_LOGGED_PAYLOAD]
                 more = f" (+{len(payload) - _LOGGED_PAYLOAD} bytes)" if len(payload) > _LOGGED_PAYLOAD else ""
                 log.warning(
