@@ -73,7 +73,8 @@ class Broker:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+                errors = self.process.stderr.read().decode()  # type: ignore[union-attr]
+                raise RuntimeError(f"mosquitto exited: {errors}")
             try:
                 socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return self
@@ -216,7 +217,8 @@ def read_line_until(process: subprocess.Popen[str], expected: str, timeout: floa
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
-            raise AssertionError(f"process ended before {expected!r}: {process.stderr.read()}")  # type: ignore[union-attr]
+            errors = process.stderr.read()  # type: ignore[union-attr]
+            raise AssertionError(f"process ended before {expected!r}: {errors}")
         if line.strip() == expected:
             return
     raise AssertionError(f"process did not print {expected!r} in {timeout} s")

@@ -40,7 +40,10 @@ _SCHEMA = {
         _COMMON | {"unit_of_measurement", "state_class", "device_class", "suggested_display_precision", "expire_after"},
         {"state_topic"},
     ),
-    "select": (_COMMON | {"command_topic", "command_template", "options", "optimistic", "retain"}, {"command_topic", "options"}),
+    "select": (
+        _COMMON | {"command_topic", "command_template", "options", "optimistic", "retain"},
+        {"command_topic", "options"},
+    ),
 }
 _BINARY_SENSOR_CLASSES = {"sound", "safety", "problem", "tamper", "smoke", "moisture", "motion", "occupancy"}
 _CONFIG_TOPIC = re.compile(r"homeassistant/(event|binary_sensor|sensor|select)/testnode/[A-Za-z0-9_-]+/config")

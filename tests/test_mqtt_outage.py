@@ -14,7 +14,14 @@ import pytest
 
 from monitor.journal import Journal, journal_path
 from monitor.mqtt import MqttSink, Topics
-from tests.mqtt_fixtures import Subscriber, broker, fast_settings, read_line_until, sink_process, wait_until  # noqa: F401
+from tests.mqtt_fixtures import (  # noqa: F401  (broker is a fixture)
+    Subscriber,
+    broker,
+    fast_settings,
+    read_line_until,
+    sink_process,
+    wait_until,
+)
 from tests.test_mqtt import make_alert
 
 T = Topics("sound-monitor/testnode")

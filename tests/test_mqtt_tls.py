@@ -79,7 +79,9 @@ def tls_broker(tmp_path, pki):
     server.stop()
 
 
-def test_tls_with_verification_and_credentials_delivers_and_never_logs_the_password(tls_broker, pki, tmp_path, caplog, capfd):
+def test_tls_with_verification_and_credentials_delivers_and_never_logs_the_password(
+    tls_broker, pki, tmp_path, caplog, capfd
+):
     caplog.set_level(logging.DEBUG)  # everything, paho's packet log included
     settings = fast_settings(tls_broker, tls_ca_certs=pki["ca"], username=USER, password=PASSWORD)
     assert settings.tls and not settings.tls_insecure

@@ -59,7 +59,10 @@ def parse_since(text: str, now: float) -> float:
     return moment.timestamp()  # naive datetimes are local time
 
 
-_HEADER = f"{'onset':<19}  {'severity':<8}  {'rule':<20}  {'label':<16}  {'score':>5}  {'mode':<5}  {'mqtt':<9}  {'cleared':<8}  message"
+_HEADER = (
+    f"{'onset':<19}  {'severity':<8}  {'rule':<20}  {'label':<16}  {'score':>5}  {'mode':<5}  "
+    f"{'mqtt':<9}  {'cleared':<8}  message"
+)
 
 
 def _line(entry: JournalEntry) -> str:

@@ -34,4 +34,13 @@ from monitor.mqtt.publisher import MqttSink
 from monitor.mqtt.settings import MqttSettings, parse_broker, resolve_credentials
 from monitor.mqtt.topics import MODES, Topics
 
-__all__ = ["MODES", "MqttSettings", "MqttSink", "RuleInfo", "Topics", "parse_broker", "resolve_credentials", "rule_infos"]
+__all__ = [
+    "MODES",
+    "MqttSettings",
+    "MqttSink",
+    "RuleInfo",
+    "Topics",
+    "parse_broker",
+    "resolve_credentials",
+    "rule_infos",
+]

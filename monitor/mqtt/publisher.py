@@ -309,7 +309,9 @@ class MqttSink:
         except Exception:
             log.exception("MQTT: error in on_connect_fail")
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
+    ) -> None:
         try:
             with self._lock:
                 was_connected, self._connected = self._connected, False
