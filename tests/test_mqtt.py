@@ -244,3 +244,19 @@ def test_a_request_for_the_current_mode_still_reaches_the_owner(broker, sink, mo
     publisher.client.publish(T.mode_set, "home", qos=1)
     assert wait_until(lambda: modes == ["home"])
     publisher.close()
+
+
+def test_an_alert_is_still_published_when_the_journal_cannot_be_written(broker, journal, caplog):
+    watcher = Subscriber(broker, T.alert)
+    with MqttSink(fast_settings(broker), journal) as sink:
+        assert wait_until(lambda: sink.connected)
+        journal.close()  # from now on every write fails, like a full or failing disk
+        alert = make_alert()
+        with caplog.at_level(logging.ERROR, logger="monitor"):
+            sink.publish_alert(alert)
+            sink.publish_cleared(AlertCleared("door", "mic", alert.id, 30.0, 1_700_000_030.0))
+        assert watcher.wait_for(lambda s: s.on(T.alert))
+        assert watcher.on(T.alert)[0].json() == alert.to_json()
+        assert wait_until(lambda: retained(broker, T.rule_state("door"), 1) == b"OFF")
+        assert "without a delivery guarantee" in caplog.text
+    watcher.close()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import ssl
 import threading
 import time
@@ -141,17 +142,35 @@ class MqttSink:
         return self._mode
 
     def publish_alert(self, alert: Alert) -> None:
-        """Journal ``alert`` (durable when this returns), set its rule ON, publish if connected."""
-        self._journal.append(alert)
+        """Journal ``alert`` (durable when this returns), set its rule ON, publish if connected.
+
+        If the journal cannot be written (disk full, card failing), the alert is still
+        published once, untracked: an alert now beats a durable one never.
+        """
+        try:
+            self._journal.append(alert)
+            journaled = True
+        except sqlite3.Error as exc:
+            log.error("cannot journal alert %s (%s): publishing it without a delivery guarantee", alert.id, exc)
+            journaled = False
         with self._lock:
             self._rule_states[alert.rule] = True
-            if self._connected:
-                self._publish_rule_state(alert.rule)
+            if not self._connected:
+                return
+            self._publish_rule_state(alert.rule)
+            if journaled:
                 self._drain()
+            else:
+                payload = json.dumps(alert.to_json(), separators=(",", ":"))
+                for topic in (self._topics.alert, self._topics.rule_alert(alert.rule)):
+                    self._client.publish(topic, payload, qos=1)
 
     def publish_cleared(self, cleared: AlertCleared) -> None:
         """The rule's sound is gone: its state goes OFF (retained)."""
-        self._journal.mark_cleared(cleared.alert_id, cleared.wall_time)
+        try:
+            self._journal.mark_cleared(cleared.alert_id, cleared.wall_time)
+        except sqlite3.Error as exc:
+            log.error("cannot record in the journal that alert %s cleared (%s)", cleared.alert_id, exc)
         with self._lock:
             self._rule_states[cleared.rule] = False
             if self._connected:
