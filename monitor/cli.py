@@ -18,10 +18,10 @@ import logging  # noqa: E402
 import sys  # noqa: E402
 
 from monitor import __version__  # noqa: E402
-from monitor.commands import classify, devices, run  # noqa: E402
+from monitor.commands import classify, config, devices, run  # noqa: E402
 from monitor.errors import UserError  # noqa: E402
 
-COMMANDS = (classify, run, devices)
+COMMANDS = (classify, run, devices, config)
 
 
 def build_parser() -> argparse.ArgumentParser:
