@@ -18,10 +18,10 @@ import logging  # noqa: E402
 import sys  # noqa: E402
 
 from monitor import __version__  # noqa: E402
-from monitor.commands import classify, config, devices, run  # noqa: E402
+from monitor.commands import alerts, check_rules, classify, config, devices, evaluate, run, train  # noqa: E402
 from monitor.errors import UserError  # noqa: E402
 
-COMMANDS = (classify, run, devices, config)
+COMMANDS = (classify, run, devices, check_rules, alerts, train, evaluate, config)
 
 
 def build_parser() -> argparse.ArgumentParser:

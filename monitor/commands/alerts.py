@@ -1,0 +1,87 @@
+"""``sound-monitor alerts``: list the alert journal.
+
+Takes ``--since`` (a duration back from now such as ``30m``, ``12h``, ``7d``, or a
+date/time such as ``2026-11-22`` or ``2026-11-22T06:30``), ``--limit``,
+``--state-dir`` and ``--json``; gives one line per journaled alert, oldest first,
+with whether the broker has acknowledged it and when it cleared (``--json``: one
+JSON object per line, every alert field plus ``seq``, ``raised_at``,
+``delivered_at`` and ``cleared_at``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+from monitor.errors import UserError
+from monitor.journal import Journal, JournalEntry, default_state_dir, journal_path
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "alerts",
+        help="list journaled alerts",
+        description="List the alerts in the journal (every alert is journaled before it is published).",
+    )
+    parser.add_argument(
+        "--since", metavar="WHEN", help="only alerts from this time on: 30m, 12h, 7d, 2w, or 2026-11-22[T06:30]"
+    )
+    parser.add_argument("--limit", type=int, metavar="N", help="only the newest N alerts")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="state directory holding alerts.sqlite3 (default: $XDG_STATE_HOME/sound-monitor "
+        "or ~/.local/state/sound-monitor)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.set_defaults(func=run)
+
+
+def parse_since(text: str, now: float) -> float:
+    """A duration back from ``now`` or an ISO date/time (local time unless it has an offset) -> Unix time."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if match:
+        return now - float(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(
+            f"--since {text!r}: give a duration (30m, 12h, 7d, 2w) or a date/time (2026-11-22 or 2026-11-22T06:30)"
+        ) from None
+    return moment.timestamp()  # naive datetimes are local time
+
+
+def _line(entry: JournalEntry) -> str:
+    alert = entry.alert
+    when = datetime.fromtimestamp(alert.wall_time).isoformat(sep=" ", timespec="seconds")
+    delivered = "delivered" if entry.delivered_at is not None else "PENDING"
+    cleared = (
+        "cleared " + datetime.fromtimestamp(entry.cleared_at).strftime("%H:%M:%S") if entry.cleared_at else "active?"
+    )
+    return (
+        f"{when}  {alert.severity.value:<8}  {alert.rule:<20}  {alert.label:<16}  {alert.score:5.2f}  "
+        f"{alert.mode:<5}  {delivered:<9}  {cleared}  {alert.source}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    state_dir = args.state_dir or default_state_dir(os.environ)
+    path = journal_path(state_dir)
+    if not path.is_file():
+        raise UserError(f"no alert journal at {path}: the monitor creates it when it runs; check --state-dir")
+    if args.limit is not None and args.limit < 1:
+        raise UserError("--limit must be at least 1")
+    since = parse_since(args.since, time.time()) if args.since else None
+    with Journal(path) as journal:
+        entries = journal.entries(since=since, limit=args.limit)
+    for entry in entries:
+        print(json.dumps(entry.to_json()) if args.json else _line(entry))
+    return 0

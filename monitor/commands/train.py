@@ -1,0 +1,74 @@
+"""``sound-monitor train``: train a model on a folder of labelled clips and export it to ONNX.
+
+PyTorch and onnx are needed only here (``pip install -e .[train]``); the runtime
+never imports them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from monitor.errors import UserError
+
+DEFAULT_CACHE = Path.home() / ".cache" / "sound-monitor" / "features"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model on labelled clips and export it to ONNX",
+        description="Train the CNN on DATA (a folder with manifest.csv [path,label,fold,group] or "
+        "<label>/*.wav|flac|ogg|mp3 sub-folders) and export an ONNX model with its metadata.",
+    )
+    p.add_argument("data", type=Path, help="training data folder")
+    p.add_argument("--out", type=Path, default=Path("models/sound-monitor.onnx"), help="ONNX file to write (default: %(default)s)")
+    p.add_argument("--labels", default=None, metavar="YAML",
+                   help="label map (default: the shipped map for the homesounds dataset; 'identity' = one label per source label)")
+    p.add_argument("--report-dir", type=Path, default=None, help="where to write the test report (default: next to --out, <name>-report/)")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="feature cache folder (default: %(default)s)")
+    p.add_argument("--val-fold", type=int, action="append", default=None, help="validation fold(s) (default: 1)")
+    p.add_argument("--test-fold", type=int, action="append", default=None, help="held-out test fold(s) (default: 4)")
+    p.add_argument("--epochs", type=int, default=30, help="epochs (default: %(default)s)")
+    p.add_argument("--batches-per-epoch", type=int, default=32, help="batches per epoch (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=64, help="windows per batch (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (default: %(default)s)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise UserError(f"training needs PyTorch and onnx ({exc.name} is missing): pip install -e .[train]") from None
+    from monitor.train.labelmap import label_map_from_arg
+    from monitor.train.run import TrainOptions, run_training
+    from monitor.train.trainer import TrainConfig
+
+    for name in ("epochs", "batches_per_epoch", "batch_size", "threads"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    val = set(args.val_fold or [1])
+    test = set(args.test_fold or [4])
+    for fold in val | test:
+        if not 1 <= fold <= 5:
+            raise UserError(f"fold {fold} is outside 1..5")
+    opts = TrainOptions(
+        data=args.data,
+        label_map=label_map_from_arg(args.labels),
+        out=args.out,
+        report_dir=args.report_dir or args.out.with_name(args.out.stem + "-report"),
+        cache_dir=args.cache,
+        val_folds=val,
+        test_folds=test,
+        config=TrainConfig(epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
+                           seed=args.seed, threads=args.threads),
+        name=args.out.stem,
+        command="sound-monitor " + shlex.join(sys.argv[1:]),
+    )
+    run_training(opts, log=lambda msg: print(msg, flush=True))
+    return 0

@@ -1,0 +1,1 @@
+"""Evaluation: clip-level metrics and reports, event-level scoring of streams."""

@@ -1,0 +1,207 @@
+"""Alert journal: a durable SQLite outbox of every alert, in the state directory.
+
+Takes a database path (resolved at the edge, see :func:`default_state_dir`) and
+:class:`~monitor.alerts.Alert` records; gives them back in the order they were
+raised, with when each was delivered (the broker's PUBACK) and cleared.
+
+Every alert is committed here *before* any sink sees it, with
+``journal_mode=WAL`` and ``synchronous=FULL``: once :meth:`Journal.append` returns,
+the alert survives ``kill -9`` and power loss. Sinks replay :meth:`Journal.pending`
+after a reconnect or a restart and call :meth:`Journal.mark_delivered`; alerts keep
+their id, so consumers can drop the duplicates at-least-once delivery allows.
+Retention: at most ``max_entries`` rows and delivered rows no older than
+``max_age_days``; undelivered rows are dropped only when the row limit forces it
+(with a warning). Safe to share between threads (one connection behind a lock).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor.alerts import Alert
+from monitor.errors import UserError
+
+log = logging.getLogger(__name__)
+
+JOURNAL_FILENAME = "alerts.sqlite3"
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,  -- raise order; never reused
+    id           TEXT NOT NULL UNIQUE,
+    rule         TEXT NOT NULL,
+    wall_time    REAL NOT NULL,
+    payload      TEXT NOT NULL,                      -- Alert.to_json()
+    raised_at    REAL NOT NULL,
+    delivered_at REAL,
+    cleared_at   REAL
+);
+CREATE INDEX IF NOT EXISTS alerts_undelivered ON alerts(seq) WHERE delivered_at IS NULL;
+CREATE INDEX IF NOT EXISTS alerts_wall_time ON alerts(wall_time);
+"""
+
+
+def default_state_dir(environ: Mapping[str, str], home: Path | None = None) -> Path:
+    """systemd's ``$STATE_DIRECTORY``, else ``$XDG_STATE_HOME/sound-monitor``, else ``~/.local/state/sound-monitor``."""
+    if environ.get("STATE_DIRECTORY"):
+        # systemd sets a colon-separated list when several StateDirectory= are given.
+        return Path(environ["STATE_DIRECTORY"].split(":")[0])
+    if environ.get("XDG_STATE_HOME"):
+        return Path(environ["XDG_STATE_HOME"]) / "sound-monitor"
+    return (home or Path.home()) / ".local" / "state" / "sound-monitor"
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    seq: int
+    alert: Alert
+    raised_at: float
+    delivered_at: float | None
+    cleared_at: float | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            **self.alert.to_json(),
+            "seq": self.seq,
+            "raised_at": self.raised_at,
+            "delivered_at": self.delivered_at,
+            "cleared_at": self.cleared_at,
+        }
+
+
+class Journal:
+    """The outbox. ``path`` is the database file; its directory is created (mode 0700)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_entries: int = 10_000,
+        max_age_days: float = 90.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_entries < 1 or max_age_days <= 0:
+            raise UserError("journal: max_entries must be at least 1 and max_age_days positive")
+        self.path = path
+        self._max_entries = max_entries
+        self._max_age = max_age_days * 86400.0
+        self._clock = clock
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # autocommit: each statement is its own transaction, durable when it returns
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > _SCHEMA_VERSION:
+                raise UserError(
+                    f"alert journal {path} was written by a newer sound-monitor (schema {version}); upgrade"
+                )
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        except (OSError, sqlite3.Error) as exc:
+            raise UserError(
+                f"cannot open the alert journal {path}: {exc}; "
+                "check the state directory (--state-dir, or state_dir in the config file)"
+            ) from None
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def append(self, alert: Alert) -> int:
+        """Commit ``alert`` (idempotent by id); returns its sequence number."""
+        payload = json.dumps(alert.to_json(), separators=(",", ":"))
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO alerts (id, rule, wall_time, payload, raised_at) VALUES (?, ?, ?, ?, ?)",
+                (alert.id, alert.rule, alert.wall_time, payload, self._clock()),
+            )
+            seq = self._db.execute("SELECT seq FROM alerts WHERE id = ?", (alert.id,)).fetchone()[0]
+            self._prune()
+        return int(seq)
+
+    def mark_delivered(self, alert_id: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE alerts SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL", (self._clock(), alert_id)
+            )
+
+    def mark_cleared(self, alert_id: str, wall_time: float) -> None:
+        with self._lock:
+            self._db.execute("UPDATE alerts SET cleared_at = ? WHERE id = ?", (wall_time, alert_id))
+
+    def pending(self, after_seq: int = 0, limit: int | None = None) -> list[JournalEntry]:
+        """Undelivered alerts with ``seq > after_seq``, oldest first."""
+        return self._select("delivered_at IS NULL AND seq > ?", (after_seq,), limit)
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM alerts WHERE delivered_at IS NULL").fetchone()[0])
+
+    def entries(self, since: float | None = None, limit: int | None = None) -> list[JournalEntry]:
+        """Journaled alerts whose onset (wall time) is at or after ``since``, oldest first.
+
+        With ``limit``, the newest ``limit`` of them (still oldest first).
+        """
+        rows = self._select(
+            "wall_time >= ?", (since if since is not None else float("-inf"),), limit, newest_first=limit is not None
+        )
+        return sorted(rows, key=lambda e: e.seq)
+
+    def _select(
+        self, where: str, params: tuple[object, ...], limit: int | None, newest_first: bool = False
+    ) -> list[JournalEntry]:
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT seq, payload, raised_at, delivered_at, cleared_at FROM alerts WHERE {where} ORDER BY seq {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [
+            JournalEntry(seq, Alert.from_json(json.loads(payload)), raised, delivered, cleared)
+            for seq, payload, raised, delivered, cleared in rows
+        ]
+
+    def _prune(self) -> None:
+        """Apply retention; called with the lock held, after each append."""
+        self._db.execute(
+            "DELETE FROM alerts WHERE delivered_at IS NOT NULL AND raised_at < ?", (self._clock() - self._max_age,)
+        )
+        excess = self._db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] - self._max_entries
+        if excess <= 0:
+            return
+        undelivered = "SELECT COUNT(*) FROM alerts WHERE delivered_at IS NULL"
+        before = self._db.execute(undelivered).fetchone()[0]
+        # Delivered rows go first; undelivered ones only when nothing else is left to drop.
+        self._db.execute(
+            "DELETE FROM alerts WHERE seq IN (SELECT seq FROM alerts ORDER BY delivered_at IS NULL, seq LIMIT ?)",
+            (excess,),
+        )
+        lost = before - self._db.execute(undelivered).fetchone()[0]
+        if lost:
+            log.warning(
+                "alert journal %s holds %d undelivered alerts, its limit; dropped the oldest %d undelivered",
+                self.path,
+                self._max_entries,
+                lost,
+            )
+
+
+def journal_path(state_dir: Path) -> Path:
+    return state_dir / JOURNAL_FILENAME
+

@@ -1,0 +1,35 @@
+"""MQTT and Home Assistant: alerts that are never lost, live state, discovery and mode.
+
+Takes alerts, clears, predictions and health from the daemon; gives them to an MQTT
+broker (topic layout in :mod:`monitor.mqtt.topics`, Home Assistant discovery in
+:mod:`monitor.mqtt.discovery`), backed by the durable :class:`monitor.journal.Journal`.
+
+The API the daemon and the TUI use::
+
+    settings = resolve_credentials(MqttSettings(host="broker.lan"), os.environ)  # at the edge
+    journal = Journal(journal_path(state_dir))
+    sink = MqttSink(settings, journal, mode="home", on_mode_set=modes.put)
+    sink.start()                          # connects in the background, reconnects with backoff
+    sink.announce_rules([("glass_break", "glass", Severity.CRITICAL), ...])
+    sink.publish_alert(alert)             # journaled first; QoS 1 on <prefix>/alert(/<rule>), rule ON
+    sink.publish_cleared(cleared)         # rule OFF (retained)
+    sink.publish_state(prediction)        # level + top labels, throttled to state_interval
+    sink.publish_health({"source_ok": True, "overruns": 0, "model": "..."})  # + backlog, throttled
+    sink.set_mode("away")                 # the owner changed the mode: <prefix>/mode (retained)
+    sink.connected, sink.backlog, sink.last_error, sink.mode
+    sink.close()                          # offline (retained), waits for PUBACKs, disconnects
+
+``on_mode_set(mode)`` is called on paho's network thread when ``<prefix>/mode/set``
+carries ``home``, ``away`` or ``night`` different from the current mode; anything
+else is ignored with a warning and the current mode is re-published.
+
+Without a broker the daemon keeps only the journal: construct no sink, and
+``journal.append(alert)`` each alert.
+"""
+
+from monitor.mqtt.discovery import RuleInfo
+from monitor.mqtt.publisher import MqttSink
+from monitor.mqtt.settings import MqttSettings, parse_broker, resolve_credentials
+from monitor.mqtt.topics import MODES, Topics
+
+__all__ = ["MODES", "MqttSettings", "MqttSink", "RuleInfo", "Topics", "parse_broker", "resolve_credentials"]

@@ -1,0 +1,159 @@
+"""Training and evaluation windows built from cached features.
+
+Takes cached clip features (unfloored dB) and synthetic room tones; gives
+(n_mels, n_frames) dB windows with the runtime's per-window top-dB floor applied.
+Training windows are augmented: random crop or random position, gain, a
+camera-like band-limited variant, mixing with a background clip at a random
+event-to-background ratio and with room tone (all in the mel-power domain, where
+independent sounds add), a random smooth EQ and SpecAugment masks. Evaluation
+windows are deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.features.logmel import AMIN
+from monitor.train.cache import ClipFeatures
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    p_band: float = 0.4  # use the band-limited (8-16 kHz recording) variant
+    gain_db: tuple[float, float] = (-20.0, 10.0)
+    p_background: float = 0.6  # mix with a background clip
+    ebr_db: tuple[float, float] = (-6.0, 12.0)  # event-to-background ratio
+    p_room_tone: float = 0.9  # add a room-tone floor (no digital silence)
+    p_eq: float = 0.5
+    eq_db: float = 6.0
+    freq_masks: int = 2
+    freq_mask_max: int = 12
+    time_masks: int = 2
+    time_mask_max: int = 20
+
+
+def to_power(db: np.ndarray) -> np.ndarray:
+    return np.power(10.0, db.astype(np.float32) / 10.0)
+
+
+def to_db(power: np.ndarray, top_db: float | None) -> np.ndarray:
+    db = 10.0 * np.log10(np.maximum(power, AMIN))
+    if top_db is not None:
+        db = np.maximum(db, db.max() - top_db)
+    return db.astype(np.float32)
+
+
+def fit(power: np.ndarray, n_frames: int, offset: int) -> np.ndarray:
+    """Place a (mels, T) power matrix into an ``n_frames`` window: crop at ``offset`` if
+    longer, else put it at frame ``offset`` with zeros around."""
+    t = power.shape[1]
+    if t >= n_frames:
+        return power[:, offset : offset + n_frames]
+    out = np.zeros((power.shape[0], n_frames), dtype=np.float32)
+    out[:, offset : offset + t] = power
+    return out
+
+
+def loop_to(power: np.ndarray, n_frames: int, offset: int) -> np.ndarray:
+    """A background window: looped if the clip is short, cropped at ``offset`` otherwise."""
+    t = power.shape[1]
+    if t < n_frames:
+        power = np.tile(power, (1, -(-n_frames // t) + 1))
+    return power[:, offset % max(1, power.shape[1] - n_frames + 1) :][:, :n_frames]
+
+
+def active_energy(power: np.ndarray) -> float:
+    """Mean power of the frames within 20 dB of the loudest (the event, not its padding)."""
+    frame = power.sum(axis=0)
+    active = frame >= frame.max() * 0.01
+    return float(frame[active].mean()) if active.any() else 0.0
+
+
+class WindowMaker:
+    def __init__(
+        self,
+        n_frames: int,
+        top_db: float | None,
+        room_tones: list[np.ndarray],
+        backgrounds: list[ClipFeatures],
+        config: AugmentConfig = AugmentConfig(),
+    ) -> None:
+        self.n_frames = n_frames
+        self.top_db = top_db
+        self.room_tones = [to_power(r) for r in room_tones]
+        self.backgrounds = backgrounds
+        self.config = config
+        # A fixed quiet pink floor for evaluation windows, as a real microphone has.
+        self._eval_floor = min(self.room_tones, key=lambda r: abs(10 * np.log10(r.mean() + AMIN) + 75))
+
+    def train_window(self, feats: ClipFeatures | None, rng: np.random.Generator, silence: bool = False) -> np.ndarray:
+        """One augmented training window; ``silence`` gives room tone only."""
+        c = self.config
+        if silence or feats is None:
+            power = loop_to(self.room_tones[rng.integers(len(self.room_tones))], self.n_frames, 0)
+            power = power * 10 ** (rng.uniform(-10, 10) / 10)
+            return self._mask(to_db(power, self.top_db), rng)
+        band = rng.random() < c.p_band
+        source = feats.band if band else feats.full
+        power = to_power(source)
+        t = power.shape[1]
+        offset = int(rng.integers(0, abs(t - self.n_frames) + 1))
+        power = fit(power, self.n_frames, offset) * 10 ** (rng.uniform(*c.gain_db) / 10)
+        if self.backgrounds and rng.random() < c.p_background:
+            bg_feats = self.backgrounds[rng.integers(len(self.backgrounds))]
+            if bg_feats.clip.path != feats.clip.path:
+                bg = loop_to(to_power(bg_feats.band if band else bg_feats.full), self.n_frames, int(rng.integers(0, 1 << 16)))
+                event, background = active_energy(power), float(bg.sum(axis=0).mean())
+                if event > 0 and background > 0:
+                    ebr = rng.uniform(*c.ebr_db)
+                    power = power + bg * (event / background) / 10 ** (ebr / 10)
+        if rng.random() < c.p_room_tone:
+            power = power + self.room_tones[rng.integers(len(self.room_tones))][:, : self.n_frames]
+        if rng.random() < c.p_eq:
+            power = power * self._eq(power.shape[0], rng)
+        return self._mask(to_db(power, self.top_db), rng)
+
+    def _eq(self, n_mels: int, rng: np.random.Generator) -> np.ndarray:
+        """A smooth random gain curve over the mel bands (microphone / room colouring)."""
+        x = np.linspace(0, np.pi, n_mels)
+        curve = sum(rng.uniform(-1, 1) * np.cos(k * x) for k in (1, 2, 3)) / 3
+        return (10 ** (self.config.eq_db * curve / 10)).astype(np.float32)[:, None]
+
+    def _mask(self, db: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """SpecAugment: a few frequency and time stripes set to the window's mean."""
+        c = self.config
+        fill = float(db.mean())
+        for _ in range(c.freq_masks):
+            w = int(rng.integers(0, c.freq_mask_max + 1))
+            f0 = int(rng.integers(0, db.shape[0] - w + 1))
+            db[f0 : f0 + w, :] = fill
+        for _ in range(c.time_masks):
+            w = int(rng.integers(0, c.time_mask_max + 1))
+            t0 = int(rng.integers(0, db.shape[1] - w + 1))
+            db[:, t0 : t0 + w] = fill
+        return db
+
+    def eval_windows(self, feats: ClipFeatures, variant: str = "full") -> np.ndarray:
+        """Deterministic windows covering a clip (centred if short), over a quiet room-tone floor."""
+        power = to_power(feats.band if variant == "band" else feats.full)
+        t, n = power.shape[1], self.n_frames
+        if t <= n:
+            starts = [(n - t) // 2]
+            windows = [fit(power, n, starts[0])]
+        else:
+            starts = list(range(0, t - n + 1, n))
+            if starts[-1] != t - n:
+                starts.append(t - n)
+            windows = [power[:, s : s + n] for s in starts]
+        return np.stack([to_db(w + self._eval_floor[:, :n], self.top_db) for w in windows])
+
+    def silence_windows(self, count: int, seed: int) -> np.ndarray:
+        """Deterministic evaluation windows for the synthetic silence class."""
+        rng = np.random.default_rng(seed)
+        windows = []
+        for _ in range(count):
+            power = loop_to(self.room_tones[rng.integers(len(self.room_tones))], self.n_frames, 0)
+            windows.append(to_db(power * 10 ** (rng.uniform(-10, 10) / 10), self.top_db))
+        return np.stack(windows)

@@ -1,0 +1,56 @@
+"""ONNX export: the trained network plus the metadata the runtime reads.
+
+Takes a trained PyTorch model and a :class:`~monitor.model.metadata.ModelMetadata`;
+writes an ONNX file with input ``logmel`` [batch, 1, n_mels, n_frames] (dynamic
+batch), output ``logits`` [batch, n_labels] and ``metadata_props`` from
+``ModelMetadata.to_props()``; then loads it back through
+:class:`~monitor.model.runner.ModelRunner` and checks ONNX Runtime and PyTorch agree.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from monitor.errors import ModelError
+from monitor.model.metadata import ModelMetadata
+from monitor.model.runner import ModelRunner
+from monitor.train.trainer import predict_torch
+
+OPSET = 17
+
+
+def export_onnx(model: torch.nn.Module, metadata: ModelMetadata, path: Path) -> None:
+    model.eval()
+    dummy = torch.zeros(1, *metadata.features.input_shape)
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        model, (dummy,), buffer, dynamo=False, opset_version=OPSET,
+        input_names=["logmel"], output_names=["logits"],
+        dynamic_axes={"logmel": {0: "batch"}, "logits": {0: "batch"}},
+    )
+    proto = onnx.load_from_string(buffer.getvalue())
+    for key, value in metadata.to_props().items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.doc_string = metadata.info.get("description", "")
+    onnx.checker.check_model(proto)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.onnx")
+    onnx.save(proto, str(tmp))
+    tmp.replace(path)
+
+
+def verify_export(model: torch.nn.Module, path: Path, windows: np.ndarray, tolerance: float = 1e-4) -> float:
+    """Max |ORT - PyTorch| score difference on ``windows``; raises if above ``tolerance``."""
+    runner = ModelRunner(path, threads=1)
+    ort_scores = runner.predict(windows)
+    torch_scores = predict_torch(model, windows)
+    diff = float(np.max(np.abs(ort_scores - torch_scores))) if len(windows) else 0.0
+    if diff > tolerance:
+        raise ModelError(f"{path}: ONNX Runtime and PyTorch disagree by {diff:.2e} (> {tolerance:.0e}) on real inputs")
+    return diff

@@ -1,0 +1,177 @@
+"""One training run end to end: data -> features -> training -> thresholds -> ONNX -> test report.
+
+Takes :class:`TrainOptions`; writes the ONNX model and, in ``report_dir``, the
+clip-level report on the held-out test folds (markdown + confusion-matrix PNGs),
+the training history and a JSON summary. Folds: training = all folds except the
+validation and test folds; validation picks the best epoch and the per-label
+thresholds; test is used for nothing but the report.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from monitor.errors import UserError
+from monitor.evaluate.clip_metrics import best_threshold, clip_scores
+from monitor.evaluate.clips import build_eval_set, evaluate_clips, write_reports
+from monitor.features.params import FeatureParams
+from monitor.model.metadata import ModelMetadata
+from monitor.model.runner import ModelRunner
+from monitor.train.augment import WindowMaker
+from monitor.train.cache import FeatureCache
+from monitor.train.dataset import Skipped, load_dataset, require_usable, skip_report
+from monitor.train.labelmap import LabelMap
+from monitor.train.model import count_macs
+from monitor.train.trainer import TrainConfig, Trainer, predict_torch
+
+ROOM_TONES = 300
+ROOM_TONE_SEED = 12345
+N_SILENCE_EVAL = 40
+
+
+@dataclass
+class TrainOptions:
+    data: Path
+    label_map: LabelMap
+    out: Path
+    report_dir: Path
+    cache_dir: Path
+    val_folds: set[int] = field(default_factory=lambda: {1})
+    test_folds: set[int] = field(default_factory=lambda: {4})
+    config: TrainConfig = field(default_factory=TrainConfig)
+    features: FeatureParams = field(default_factory=FeatureParams)
+    name: str = "sound-monitor"
+    command: str = ""
+
+
+def git_commit(where: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def inference_ms(runner: ModelRunner, window: np.ndarray, repeats: int = 50) -> float:
+    """Median milliseconds for one window through ONNX Runtime (as the live pipeline runs it)."""
+    runner.predict(window)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        runner.predict(window)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1000)
+
+
+def run_training(opts: TrainOptions, log=print) -> dict:
+    started = time.monotonic()
+    dataset = load_dataset(opts.data, opts.label_map)
+    cache = FeatureCache(opts.cache_dir, opts.features)
+    feats, corrupt = cache.load_all(dataset.clips)
+    dataset.skipped += corrupt
+    bad = {s.what for s in corrupt}
+    dataset.clips = [c for c in dataset.clips if str(c.path) not in bad]
+    overlap = opts.val_folds & opts.test_folds
+    if overlap:
+        raise UserError(f"validation and test folds overlap ({sorted(overlap)}); they must be different folds")
+    held_out = opts.val_folds | opts.test_folds
+    train = [f for f in feats if f.clip.fold not in held_out]
+    trained_labels = {f.clip.label for f in train}
+    for label in dataset.labels:
+        if label != dataset.silence and label not in trained_labels and any(c.label == label for c in dataset.clips):
+            dataset.skipped.append(Skipped(f"label '{label}'", "empty label: no clips in the training folds, left out of the model"))
+    labels = tuple(label for label in dataset.labels if label in trained_labels or label == dataset.silence)
+    dataset.labels = labels
+    dataset.clips = [c for c in dataset.clips if c.label in labels]
+    log(skip_report(dataset.skipped))
+    require_usable(dataset)
+    feats = [f for f in feats if f.clip.label in labels]
+    train = [f for f in train if f.clip.label in labels]
+    val = [f for f in feats if f.clip.fold in opts.val_folds]
+    test = [f for f in feats if f.clip.fold in opts.test_folds]
+    if not val:
+        raise UserError(f"no clips in the validation folds {sorted(opts.val_folds)}; choose another --val-fold")
+    log(f"{len(labels)} labels; clips: {len(train)} training, {len(val)} validation, {len(test)} test")
+
+    backgrounds = [f for f in train if f.clip.label in opts.label_map.background]
+    maker = WindowMaker(opts.features.n_frames, opts.features.top_db, cache.room_tones(ROOM_TONES, ROOM_TONE_SEED), backgrounds)
+    val_set = build_eval_set(maker, val, labels, "full", dataset.silence, N_SILENCE_EVAL, seed=1)
+    trainer = Trainer(opts.config, labels, dataset.silence, train, maker)
+    history = trainer.fit(val_set, log)
+    model = trainer.model
+
+    # Thresholds from validation clips, full band and band-limited together.
+    val_band = build_eval_set(maker, val, labels, "band", dataset.silence, N_SILENCE_EVAL, seed=2)
+    val_scores = np.concatenate([
+        clip_scores(predict_torch(model, s.windows), s.clip_of) for s in (val_set, val_band)
+    ])
+    val_targets = np.concatenate([val_set.targets, val_band.targets])
+    thresholds = {label: best_threshold(val_scores[:, i], val_targets == i) for i, label in enumerate(labels)}
+
+    from monitor.train.export import export_onnx, verify_export
+
+    counts = {label: sum(1 for f in train if f.clip.label == label) for label in labels}
+    metadata = ModelMetadata(
+        labels=labels,
+        features=opts.features,
+        activation="softmax",
+        thresholds=thresholds,
+        info={
+            "name": opts.name,
+            "description": "Small CNN on 5-s log-mel windows for home-security sound events",
+            "training_data": (
+                f"{opts.data.name}: {len(train)} clips from folds "
+                f"{sorted({f.clip.fold for f in train})} (validation {sorted(opts.val_folds)}, "
+                f"test {sorted(opts.test_folds)}); per label {json.dumps(counts)}; seed {opts.config.seed}"
+            ),
+            "git_commit": git_commit(Path(__file__).resolve().parent),
+        },
+    )
+    export_onnx(model, metadata, opts.out)
+    diff = verify_export(model, opts.out, val_set.windows[:64])
+    log(f"exported {opts.out} ({opts.out.stat().st_size / 1e6:.2f} MB); ONNX Runtime vs PyTorch max difference {diff:.1e}")
+    train_minutes = (time.monotonic() - started) / 60
+
+    runner = ModelRunner(opts.out, threads=1)
+    ms_per_window = inference_ms(runner, val_set.windows[:1])
+    log(f"inference: {ms_per_window:.2f} ms per window on one thread")
+    reports = []
+    if test:
+        for variant, title in (("full", "held-out test folds, full band"),
+                               ("band", "held-out test folds, band-limited (8/11.025/16 kHz recordings)")):
+            report, _, _ = evaluate_clips(runner.predict, maker, test, labels, thresholds,
+                                          f"{title}, folds {sorted(opts.test_folds)}", variant,
+                                          dataset.silence, N_SILENCE_EVAL, seed=3)
+            reports.append(report)
+            log(f"{title}: accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
+    summary = {
+        "model": str(opts.out),
+        "labels": list(labels),
+        "thresholds": thresholds,
+        "train_clips_per_label": counts,
+        "folds": {"validation": sorted(opts.val_folds), "test": sorted(opts.test_folds)},
+        "config": asdict(opts.config),
+        "macs_per_window": count_macs(model, opts.features.input_shape),
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "onnx_bytes": opts.out.stat().st_size,
+        "ort_vs_torch_max_diff": diff,
+        "ms_per_window_one_thread": round(ms_per_window, 3),
+        "training_minutes": round(train_minutes, 2),
+        "history": history,
+        "skipped": [asdict(s) for s in dataset.skipped],
+        "command": opts.command,
+        "test": [{"title": r.title, "accuracy": r.accuracy, "macro_f1": r.macro_f1,
+                  "recall_at_threshold": {c.label: c.recall for c in r.at_threshold}} for r in reports],
+    }
+    opts.report_dir.mkdir(parents=True, exist_ok=True)
+    (opts.report_dir / "training.json").write_text(json.dumps(summary, indent=2, default=str))
+    if reports:
+        write_reports(reports, opts.report_dir, "test-report", f"# Clip-level results: {opts.name}\n")
+    log(f"report in {opts.report_dir}; total {(time.monotonic() - started) / 60:.1f} min")
+    return summary

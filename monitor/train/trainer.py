@@ -1,0 +1,132 @@
+"""The training loop: balanced batches of augmented windows, mixup, per-epoch validation.
+
+Takes cached features split into training and validation clips and a
+:class:`TrainConfig`; gives the trained :class:`~monitor.train.model.SoundCNN`
+(weights of the epoch with the best validation macro-F1) and the per-epoch history.
+Deterministic for a given seed (single-process data generation, fixed thread count).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from monitor.evaluate.clip_metrics import clip_scores, macro_f1
+from monitor.evaluate.clips import EvalSet
+from monitor.train.augment import WindowMaker
+from monitor.train.cache import ClipFeatures
+from monitor.train.model import SoundCNN
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30
+    batches_per_epoch: int = 32
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-3
+    mixup_p: float = 0.5
+    mixup_alpha: float = 0.4
+    label_smoothing: float = 0.05
+    seed: int = 0
+    threads: int = 2
+
+
+def predict_torch(model: nn.Module, windows: np.ndarray, batch: int = 128) -> np.ndarray:
+    """Softmax scores (n_windows, n_labels), as the runtime computes them from the logits."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(windows), batch):
+            x = torch.from_numpy(windows[i : i + batch][:, None])
+            out.append(torch.softmax(model(x), dim=1).numpy())
+    return np.concatenate(out) if out else np.empty((0, 0), np.float32)
+
+
+class Trainer:
+    def __init__(
+        self, config: TrainConfig, labels: tuple[str, ...], silence: str | None,
+        train: list[ClipFeatures], maker: WindowMaker,
+    ) -> None:
+        self.config = config
+        self.labels = labels
+        self.silence = silence
+        self.maker = maker
+        self.by_label: dict[int, list[ClipFeatures]] = {}
+        for f in train:
+            self.by_label.setdefault(labels.index(f.clip.label), []).append(f)
+        self.label_ids = sorted(self.by_label) + ([labels.index(silence)] if silence else [])
+        torch.manual_seed(config.seed)
+        torch.set_num_threads(config.threads)
+        self.rng = np.random.default_rng(config.seed)
+        self.model = SoundCNN(len(labels))
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class-balanced batch: each window's label is drawn uniformly, then a clip of it."""
+        n, k = self.config.batch_size, len(self.labels)
+        windows, target = [], np.zeros((n, k), np.float32)
+        for i in range(n):
+            label = self.label_ids[self.rng.integers(len(self.label_ids))]
+            if self.silence and label == self.labels.index(self.silence):
+                windows.append(self.maker.train_window(None, self.rng, silence=True))
+            else:
+                clips = self.by_label[label]
+                windows.append(self.maker.train_window(clips[self.rng.integers(len(clips))], self.rng))
+            target[i, label] = 1.0
+        x = np.stack(windows)[:, None]
+        if self.rng.random() < self.config.mixup_p:
+            lam = float(self.rng.beta(self.config.mixup_alpha, self.config.mixup_alpha))
+            perm = self.rng.permutation(n)
+            x = lam * x + (1 - lam) * x[perm]
+            target = lam * target + (1 - lam) * target[perm]
+        eps = self.config.label_smoothing
+        target = target * (1 - eps) + eps / k
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(target)
+
+    def fit(self, val: EvalSet, log=print) -> list[dict[str, float]]:
+        c = self.config
+        opt = torch.optim.AdamW(self.model.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+        total = c.epochs * c.batches_per_epoch
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.learning_rate, total_steps=total, pct_start=0.15)
+        history: list[dict[str, float]] = []
+        best, best_state = -1.0, None
+        start = time.monotonic()
+        for epoch in range(1, c.epochs + 1):
+            self.model.train()
+            losses = []
+            for b in range(c.batches_per_epoch):
+                x, y = self.batch()
+                logits = self.model(x)
+                loss = -(y * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(float(loss.detach()))
+                done = (epoch - 1) * c.batches_per_epoch + b + 1
+                elapsed = time.monotonic() - start
+                bar = "#" * int(20 * (b + 1) / c.batches_per_epoch)
+                print(
+                    f"\repoch {epoch}/{c.epochs} [{bar:<20}] loss {np.mean(losses):.3f} "
+                    f"eta {elapsed / done * (total - done) / 60:.1f} min",
+                    end="", file=sys.stderr, flush=True,
+                )
+            print(file=sys.stderr)
+            scores = clip_scores(predict_torch(self.model, val.windows), val.clip_of)
+            f1 = macro_f1(val.targets, scores.argmax(axis=1), len(self.labels))
+            acc = float((scores.argmax(axis=1) == val.targets).mean())
+            history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_macro_f1": f1, "val_accuracy": acc,
+                            "minutes": (time.monotonic() - start) / 60})
+            log(f"epoch {epoch}: train loss {np.mean(losses):.3f}, validation macro-F1 {f1:.3f}, accuracy {acc:.3f}")
+            if f1 > best:
+                best = f1
+                best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        self.model.eval()
+        return history
