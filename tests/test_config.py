@@ -8,7 +8,6 @@ import pytest
 
 from conftest import run_cli
 from monitor.config import ConfigError, load_config, parse_config
-from monitor.config.loader import default_state_dir
 
 ENV = {"HOME": "/home/tester"}
 
@@ -55,7 +54,6 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path):
     ],
 )
 def test_the_state_directory_follows_systemd_then_xdg_then_home(environ, expected):
-    assert default_state_dir(environ) == Path(expected)
     assert parse("sources: [{id: a, mic: default}]\n", environ).state_dir == Path(expected)
 
 
@@ -67,8 +65,18 @@ def test_an_explicit_state_dir_wins_over_the_environment():
 def test_mqtt_section_maps_to_the_sink_settings_and_hides_the_password():
     config = parse("sources: [{id: a, mic: x}]\nmqtt: {host: broker.lan, port: 1884, username: u, password: s3cret}\n")
     assert config.mqtt is not None
-    assert config.mqtt.arguments()["host"] == "broker.lan" and config.mqtt.port == 1884
+    assert (config.mqtt.host, config.mqtt.port, config.mqtt.password) == ("broker.lan", 1884, "s3cret")
     assert "s3cret" not in repr(config.mqtt) and "s3cret" not in repr(config)
+
+
+def test_mqtt_secrets_may_come_from_the_environment_or_a_file(tmp_path):
+    env = {**ENV, "SOUND_MONITOR_MQTT_USERNAME": "env-user", "SOUND_MONITOR_MQTT_PASSWORD": "env-pass"}
+    config = parse("sources: [{id: a, mic: x}]\nmqtt: {host: h}\n", env)
+    assert config.mqtt is not None and (config.mqtt.username, config.mqtt.password) == ("env-user", "env-pass")
+    (tmp_path / "pw").write_text("from-file\n")
+    config = parse("sources: [{id: a, mic: x}]\nmqtt: {host: h, username: u, password_file: pw}\n", env,
+                   path=tmp_path / "config.yaml")
+    assert config.mqtt is not None and config.mqtt.password == "from-file"
 
 
 def test_clip_settings_are_read():
@@ -102,6 +110,8 @@ BROKEN = [
     ("sources: [{id: a, mic: x}]\nmqtt: {port: 1883}\n", ":2: mqtt.host:", "missing"),
     ("sources: [{id: a, mic: x}]\nmqtt: {host: h, protocol: 4}\n", ":2: mqtt.protocol:", "not one of 3.1.1, 5"),
     ("sources: [{id: a, mic: x}]\nmqtt: {host: h, tls_ca_certs: /no/ca.crt}\n", "mqtt.tls_ca_certs:", "file not found"),
+    ("sources: [{id: a, mic: x}]\nmqtt: {host: h, topic_prefix: 'a/#'}\n", ":2: mqtt:", "must not contain the wildcards"),
+    ("sources: [{id: a, mic: x}]\nmqtt: {host: h, password_env: NOPE}\n", ":2: mqtt:", "$NOPE, which is not set"),
     ("sources: [{id: a, mic: x}]\nclips: {pre_seconds: 40}\n", ":2: clips.pre_seconds:", "outside 0..30"),
     ("sources: [{id: a, mic: x}]\nclips: {max_seconds: 8}\n", "clips.max_seconds:", "longer than pre_seconds"),
     ("sources: [{id: a, mic: x}]\nlogging: {level: loud}\n", ":2: logging.level:", "not one of debug"),

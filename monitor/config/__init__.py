@@ -7,7 +7,7 @@ numbers, problems collected rather than raised one at a time), ``loader`` (the f
 """
 
 from monitor.config.loader import ConfigError, load_config, parse_config
-from monitor.config.schema import ClipsConfig, Config, LoggingConfig, ModelConfig, MqttConfig, SourceConfig
+from monitor.config.schema import ClipsConfig, Config, LoggingConfig, ModelConfig, SourceConfig
 
 __all__ = [
     "ClipsConfig",
@@ -15,7 +15,6 @@ __all__ = [
     "ConfigError",
     "LoggingConfig",
     "ModelConfig",
-    "MqttConfig",
     "SourceConfig",
     "load_config",
     "parse_config",

@@ -2,7 +2,7 @@
 
 Takes the file and the environment (read only here, at the edge: ``$STATE_DIRECTORY``,
 ``$XDG_STATE_HOME`` and ``$HOME`` for the default state directory; ``$SOUND_MONITOR_MQTT_*``
-for secrets, resolved later by the MQTT settings); gives a ``Config`` or raises
+for MQTT credentials); gives a ``Config`` or raises
 :class:`ConfigError` listing every problem as ``file:line: key: problem (hint)``.
 Relative paths in the file are relative to the file's folder.
 """
@@ -16,9 +16,11 @@ from pathlib import Path
 import yaml
 
 from monitor.config.nodes import Problem, Reader, compose, line_of
-from monitor.config.schema import LOG_LEVELS, ClipsConfig, Config, LoggingConfig, ModelConfig, MqttConfig, SourceConfig
+from monitor.config.schema import LOG_LEVELS, ClipsConfig, Config, LoggingConfig, ModelConfig, SourceConfig
 from monitor.errors import UserError
+from monitor.journal import default_state_dir
 from monitor.model.runner import default_model_path
+from monitor.mqtt.settings import MqttSettings, resolve_credentials
 from monitor.stream.windower import MAX_HOP, MIN_HOP
 
 MODES = ("home", "away", "night")
@@ -46,16 +48,6 @@ class ConfigError(UserError):
         self.path = path
         self.problems = sorted(problems, key=lambda p: p.line)
         super().__init__("\n".join(p.format(str(path)) for p in self.problems))
-
-
-def default_state_dir(environ: Mapping[str, str]) -> Path:
-    """systemd's ``$STATE_DIRECTORY``, else ``$XDG_STATE_HOME/sound-monitor``, else ``~/.local/state/sound-monitor``."""
-    if environ.get("STATE_DIRECTORY"):
-        return Path(environ["STATE_DIRECTORY"].split(":")[0])  # a list when several are configured
-    if environ.get("XDG_STATE_HOME"):
-        return Path(environ["XDG_STATE_HOME"]) / "sound-monitor"
-    home = environ.get("HOME") or str(Path.home())
-    return Path(home) / ".local" / "state" / "sound-monitor"
 
 
 def load_config(path: Path, environ: Mapping[str, str]) -> Config:
@@ -93,7 +85,7 @@ class _Loader(Reader):
         hop = self.number(keys["hop"], "hop", MIN_HOP, MAX_HOP) if "hop" in keys else 1.0
         rules = self.path(keys["rules"], "rules") if "rules" in keys else self.base / "rules.yaml"
         mode = self.choice(keys["mode"], "mode", MODES) if _given(keys, "mode") else None
-        state_dir = self.path(keys["state_dir"], "state_dir") if "state_dir" in keys else default_state_dir(self.environ)
+        state_dir = self.path(keys["state_dir"], "state_dir") if "state_dir" in keys else self._state_dir()
         mqtt = self._mqtt(keys["mqtt"]) if _given(keys, "mqtt") else None
         clips = self._clips(keys["clips"]) if "clips" in keys else ClipsConfig()
         logging = self._logging(keys["logging"]) if "logging" in keys else LoggingConfig()
@@ -101,6 +93,10 @@ class _Loader(Reader):
         if self.problems:
             raise ConfigError(path, self.problems)
         return Config(path.resolve(), sources, model, rules, state_dir, hop, mode, mqtt, clips, logging, health)  # type: ignore[arg-type]
+
+    def _state_dir(self) -> Path:
+        home = self.environ.get("HOME")
+        return default_state_dir(self.environ, Path(home) if home else None)
 
     def path(self, node: yaml.Node, key: str) -> Path | None:
         text = self.text(node, key)
@@ -173,7 +169,7 @@ class _Loader(Reader):
         threads = self.number(keys["threads"], "model.threads", 1, 64, integer=True) if "threads" in keys else 1
         return ModelConfig(path or default_model_path(), int(threads or 1))
 
-    def _mqtt(self, node: yaml.Node) -> MqttConfig | None:
+    def _mqtt(self, node: yaml.Node) -> MqttSettings | None:
         keys = self.mapping(node, "mqtt", MQTT_KEYS)
         if keys is None:
             return None
@@ -205,7 +201,11 @@ class _Loader(Reader):
                 self.problem(keys[name], f"mqtt.{name}", f"file not found: {path}")
         if len(self.problems) > ok:
             return None
-        return MqttConfig(**values)  # type: ignore[arg-type]
+        try:  # the settings check what only they know (node id and topic syntax, TLS pairs, ...)
+            return resolve_credentials(MqttSettings(**values), self.environ)  # type: ignore[arg-type]
+        except UserError as exc:
+            self.problem(node, "mqtt", str(exc).removeprefix("mqtt settings: "))
+            return None
 
     def _clips(self, node: yaml.Node) -> ClipsConfig:
         keys = self.mapping(node, "clips", CLIPS_KEYS) or {}

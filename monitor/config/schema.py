@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitor.mqtt.settings import MqttSettings
+
 SOURCE_KINDS = ("mic", "file", "url")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -39,45 +41,6 @@ class SourceConfig:
 class ModelConfig:
     path: Path
     threads: int = 1
-
-
-@dataclass(frozen=True, repr=False)
-class MqttConfig:
-    """The ``mqtt`` section, field for field the arguments of ``monitor.mqtt.MqttSettings``."""
-
-    host: str
-    port: int | None = None
-    node_id: str | None = None
-    topic_prefix: str | None = None
-    discovery_prefix: str = "homeassistant"
-    discovery: bool = True
-    client_id: str | None = None
-    username: str | None = None
-    password: str | None = None
-    password_file: Path | None = None
-    password_env: str | None = None
-    tls: bool = False
-    tls_ca_certs: Path | None = None
-    tls_certfile: Path | None = None
-    tls_keyfile: Path | None = None
-    tls_insecure: bool = False
-    keepalive: int = 60
-    protocol: str = "3.1.1"
-    reconnect_min_delay: float = 1.0
-    reconnect_max_delay: float = 60.0
-    connect_timeout: float = 5.0
-    state_interval: float = 1.0
-    health_interval: float = 10.0
-    rule_off_delay: int = 300
-
-    def __repr__(self) -> str:  # never show the password
-        shown = "***" if self.password is not None else None
-        return f"MqttConfig(host={self.host!r}, port={self.port!r}, username={self.username!r}, password={shown!r})"
-
-    def arguments(self) -> dict[str, object]:
-        """Keyword arguments for ``MqttSettings`` (fields left at None use its defaults)."""
-        optional = ("node_id",)
-        return {k: v for k, v in self.__dict__.items() if not (k in optional and v is None)}
 
 
 @dataclass(frozen=True)
@@ -114,7 +77,7 @@ class Config:
     state_dir: Path
     hop: float = 1.0
     mode: str | None = None  # None: the rules file's schedule and default mode decide
-    mqtt: MqttConfig | None = None
+    mqtt: MqttSettings | None = None  # credentials already resolved from the environment
     clips: ClipsConfig = ClipsConfig()
     logging: LoggingConfig = LoggingConfig()
     health_interval: float = 10.0
