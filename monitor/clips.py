@@ -78,6 +78,10 @@ class ClipRecorder:
     def pending(self) -> int:
         return len(self._pending)
 
+    def holds(self, alert_id: str) -> bool:
+        """True while the alert waits for its clip."""
+        return any(item.alert.id == alert_id for item in self._pending)
+
     def observe(self, prediction: Prediction) -> None:
         """Note a window's speech score (call for every prediction, before :meth:`add`)."""
         speech = max((prediction.scores.get(label, 0.0) for label in self.settings.speech_labels), default=0.0)
