@@ -1,0 +1,414 @@
+"""The daemon: one configured service that monitors every source until told to stop.
+
+Takes a validated :class:`~monitor.config.schema.Config` and the environment (for
+sd_notify and for re-reading the config on SIGHUP); runs one
+:class:`~monitor.pipeline.Pipeline` over all sources (one model session, one batch
+per round), applies each source's rules to every prediction, records evidence clips,
+and sends alerts to the journal and, if configured, the MQTT sink.
+
+Threads: the main thread runs the processing loop (predictions -> rules -> clips ->
+sinks) and is the only one that pings the systemd watchdog, so a stalled audio
+pipeline stops the pings. A housekeeping thread says READY once audio flows, turns
+SIGHUP into a reload (rules always; the config where that is safe), watches source
+health and publishes it. Signal handlers only set flags.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from monitor.alerts import Alert, AlertCleared, Severity
+from monitor.audio.open import open_source
+from monitor.audio.source import AudioSource
+from monitor.clips import ClipRecorder
+from monitor.config import ConfigError, load_config
+from monitor.config.schema import Config, SourceConfig
+from monitor.daemon import logfmt
+from monitor.daemon.health import HealthTracker, status_line, write_health
+from monitor.daemon.logfmt import event
+from monitor.daemon.sdnotify import Notifier
+from monitor.errors import AudioInputError
+from monitor.journal import Journal, journal_path
+from monitor.model.runner import ModelRunner
+from monitor.mqtt import MqttSink, RuleInfo
+from monitor.pipeline import Pipeline
+from monitor.predictions import Prediction
+from monitor.rules.reload import RulesHolder
+from monitor.rules.schema import RuleSet, SimpleRule
+
+log = logging.getLogger("monitor.daemon")
+
+TICK = 0.1  # housekeeping period
+STATUS_EVERY = 5.0  # seconds between STATUS= refreshes when nothing changed
+PRUNE_EVERY = 3600.0  # seconds between clip retention sweeps
+RESTART_KEYS = ("sources", "model", "hop", "rules", "state_dir", "mqtt")  # need a restart to change
+EXIT_SOURCE_FAILED = 1  # worth a restart by systemd (a USB microphone may appear later)
+
+
+class Daemon:
+    def __init__(self, config: Config, environ: Mapping[str, str], journald: bool = False) -> None:
+        self.config = config
+        self.environ = dict(environ)
+        self.journald = journald
+        self.notifier = Notifier.from_environ(environ)
+        self.pipeline: Pipeline | None = None
+        self.recorder: ClipRecorder | None = None
+        self.sink: MqttSink | None = None
+        self.journal: Journal | None = None
+        self.holders: dict[Path, RulesHolder] = {}
+        self._engine_of: dict[str, RulesHolder] = {}
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._cleared: queue.SimpleQueue[AlertCleared] = queue.SimpleQueue()  # from reloads, for the main loop
+        self._held_clears: list[AlertCleared] = []
+        self._last_window: dict[str, float] = {}  # monotonic time of each source's latest window
+        self._last_alert: str | None = None
+        self._alerts = 0
+        self._ready = False
+        self._started = time.monotonic()
+
+    # -- start-up -----------------------------------------------------------------
+    def run(self) -> int:
+        """Monitor until SIGTERM/SIGINT or until every source has ended; the exit code."""
+        c = self.config
+        event(log, logging.INFO, "starting", config=c.path, sources=",".join(s.id for s in c.sources))
+        self.notifier.status("loading the model and rules")
+        model = ModelRunner(c.model.path, c.model.threads)  # ModelError: fatal, exit 2
+        for source in c.sources:
+            path = c.rules_for(source)
+            if path not in self.holders:  # RulesError: fatal, exit 2
+                self.holders[path] = RulesHolder(path, model.labels, model.metadata.thresholds)
+            self._engine_of[source.id] = self.holders[path]
+        if c.mode:
+            self._set_mode(c.mode)
+        missing = [label for label in c.clips.speech_labels if label not in model.labels]
+        if c.clips.enabled and missing:
+            event(log, logging.WARNING, "privacy_unchecked", labels=",".join(missing),
+                  reason="the model has no such label, so clips cannot be checked for speech")  # fmt: skip
+        c.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.journal = Journal(journal_path(c.state_dir))
+        try:
+            sources = [open_configured(s, model.metadata.features.sample_rate) for s in c.sources]
+        except AudioInputError as exc:
+            return self._source_failed(exc)
+        history = ClipRecorder.history_seconds(c.clips) if c.clips.enabled else 15.0
+        self.pipeline = Pipeline(sources, model, c.hop, gate_dbfs=self._gate(), history_seconds=history)
+        if c.clips.enabled:
+            rings = {sid: stream.ring for sid, stream in self.pipeline.streams.items()}
+            self.recorder = ClipRecorder(c.clips, c.clips_dir, rings)
+            self.recorder.prune()
+        if c.mqtt is not None:
+            self.sink = MqttSink(c.mqtt, self.journal, mode=self.mode, on_mode_set=self._set_mode)
+            self.sink.announce_rules(self._rule_infos())
+            self.sink.start()
+        event(log, logging.INFO, "model_loaded", model=model.metadata.name, labels=len(model.labels),
+              rules=",".join(str(p) for p in self.holders), hop=c.hop, clips=c.clips.enabled,
+              mqtt=c.mqtt.address if c.mqtt else "off")  # fmt: skip
+        return self._monitor()
+
+    def _source_failed(self, exc: AudioInputError) -> int:
+        event(log, logging.ERROR, "fatal", reason=str(exc), hint="systemd restarts the service to try again")
+        self.notifier.status(f"failed: {exc}")
+        self._close()
+        return EXIT_SOURCE_FAILED
+
+    # -- the processing loop (main thread) ----------------------------------------
+    def _monitor(self) -> int:
+        assert self.pipeline is not None
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        housekeeper = threading.Thread(target=self._housekeep, name="housekeeping", daemon=True)
+        housekeeper.start()
+        predictions = self.pipeline.run()
+        code = 0
+        try:
+            for prediction in predictions:
+                self._process(prediction)
+        except AudioInputError as exc:  # a source that cannot start at all
+            code = self._source_failed(exc)
+        finally:
+            predictions.close()  # stops the sources
+            self._stop.set()
+            self.notifier.stopping()
+            event(log, logging.INFO, "stopping")
+            housekeeper.join(timeout=5)
+            if self.recorder is not None:
+                for alert in self.recorder.flush():
+                    self._dispatch(alert)
+                self._release_clears()
+            self._write_health(final=True)
+            self._close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        event(log, logging.INFO, "stopped", alerts=self._alerts, uptime=time.monotonic() - self._started)
+        return code
+
+    def _on_stop(self, *_: object) -> None:
+        self._stop.set()
+        if self.pipeline is not None:
+            self.pipeline.stop()
+
+    def _process(self, prediction: Prediction) -> None:
+        self._last_window[prediction.source] = time.monotonic()
+        self.notifier.watchdog()  # windows are flowing: the pipeline is alive
+        if log.isEnabledFor(logging.DEBUG):
+            top = ",".join(f"{label}:{score:.2f}" for label, score in prediction.top(3))
+            event(log, logging.DEBUG, "window", source=prediction.source, start=prediction.start,
+                  level_dbfs=prediction.level_dbfs, top=top or "skipped")  # fmt: skip
+        if self.recorder is not None:
+            self.recorder.observe(prediction)
+        while True:
+            try:
+                self._clear(self._cleared.get_nowait())
+            except queue.Empty:
+                break
+        for item in self._engine_of[prediction.source].engine.process(prediction):
+            if isinstance(item, Alert):
+                self._raised(item)
+            else:
+                self._clear(item)
+        if self.recorder is not None:
+            for alert in self.recorder.poll():
+                self._dispatch(alert)
+            self._release_clears()
+        if self.sink is not None:
+            self.sink.publish_state(prediction)
+
+    def _raised(self, alert: Alert) -> None:
+        self._alerts += 1
+        stamp = time.strftime("%H:%M:%S", time.localtime(alert.wall_time))
+        self._last_alert = f"{alert.rule} on {alert.source} at {stamp}"
+        if self.recorder is None:
+            self._dispatch(alert)
+        else:  # sent once the clip's post-roll has been recorded, with the clip's path
+            self.recorder.add(alert)
+
+    def _dispatch(self, alert: Alert) -> None:
+        level = logging.INFO if alert.severity == Severity.INFO else logging.WARNING
+        event(log, level, "alert", rule=alert.rule, source=alert.source, severity=alert.severity.value,
+              label=alert.label, score=round(alert.score, 3), mode=alert.mode, onset=round(alert.onset, 2),
+              clip=alert.clip_path, id=alert.id, message=alert.message)  # fmt: skip
+        if self.sink is not None:
+            self.sink.publish_alert(alert)  # journals first
+        elif self.journal is not None:
+            self.journal.append(alert)
+
+    def _clear(self, cleared: AlertCleared) -> None:
+        if self.recorder is not None and self.recorder.holds(cleared.alert_id):
+            self._held_clears.append(cleared)  # its alert has not gone out yet
+            return
+        event(log, logging.INFO, "alert_cleared", rule=cleared.rule, source=cleared.source, id=cleared.alert_id)
+        if self.sink is not None:
+            self.sink.publish_cleared(cleared)
+        elif self.journal is not None:
+            self.journal.mark_cleared(cleared.alert_id, cleared.wall_time)
+
+    def _release_clears(self) -> None:
+        held, self._held_clears = self._held_clears, []
+        for cleared in held:
+            self._clear(cleared)
+
+    # -- housekeeping thread ------------------------------------------------------
+    def _housekeep(self) -> None:
+        tracker = HealthTracker(stall_seconds=max(15.0, 3 * self.config.hop + 10))
+        last_health = last_status = last_prune = time.monotonic()
+        status = ""
+        mode = self.mode
+        while not self._stop.wait(TICK):
+            try:
+                now = time.monotonic()
+                if not self._ready and self._audio_flows():
+                    self._ready = True
+                    status = self._status(tracker)
+                    self.notifier.ready(status)
+                    event(log, logging.INFO, "ready", status=status)
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self._do_reload()
+                    status = self._status(tracker)
+                    self.notifier.ready(status)
+                if self.mode != mode:
+                    mode = self.mode
+                    event(log, logging.INFO, "mode", mode=mode, reason=self._primary.engine.mode_state().reason)
+                    if self.sink is not None:
+                        self.sink.set_mode(mode)
+                sources = self._source_health(tracker)
+                changes = tracker.transitions(sources)
+                for change in changes:
+                    if change.ok:
+                        event(log, logging.WARNING, "source_up", source=change.source, status=change.status)
+                    else:
+                        event(log, logging.WARNING, "source_down", source=change.source, status=change.status)
+                if changes or now - last_health >= self.config.health_interval:
+                    last_health = now
+                    self._publish_health(sources)
+                if self._ready and (changes or now - last_status >= STATUS_EVERY):
+                    last_status = now
+                    text = self._status(tracker)
+                    if text != status:
+                        status = text
+                        self.notifier.status(status)
+                if self.recorder is not None and now - last_prune >= PRUNE_EVERY:
+                    last_prune = now
+                    self.recorder.prune()
+            except Exception:  # housekeeping must never die silently and leave the service half-alive
+                log.exception("event=housekeeping_error")
+
+    def _audio_flows(self) -> bool:
+        assert self.pipeline is not None
+        return any(stream.samples_seen > 0 for stream in self.pipeline.streams.values())
+
+    def _source_health(self, tracker: HealthTracker) -> dict[str, dict]:
+        assert self.pipeline is not None
+        now = time.monotonic()
+        # A source that has not produced its first window yet is measured from start-up.
+        last = {sid: self._last_window.get(sid, self._started) for sid in self.pipeline.streams}
+        return tracker.source_health(self.pipeline.stats(), last, now)
+
+    def _status(self, tracker: HealthTracker) -> str:
+        assert self.pipeline is not None
+        return status_line(self.mode, self._source_health(tracker), self._last_alert, self.pipeline.stats().windows)
+
+    def _health(self, sources: dict[str, dict]) -> dict[str, object]:
+        assert self.pipeline is not None
+        stats = self.pipeline.stats()
+        health: dict[str, object] = {
+            "time": round(time.time(), 3),
+            "uptime": round(time.monotonic() - self._started, 1),
+            "ready": self._ready,
+            "ok": all(h["ok"] for h in sources.values()),
+            "mode": self.mode,
+            "sources": sources,
+            "windows": stats.windows,
+            "inferred": stats.inferred,
+            "inference_seconds": round(stats.inference_seconds, 3),
+            "alerts": self._alerts,
+            "last_alert": self._last_alert,
+            "clips_pending": self.recorder.pending if self.recorder else 0,
+        }
+        if self.sink is not None:
+            health["mqtt"] = {"connected": self.sink.connected, "last_error": self.sink.last_error}
+        return health
+
+    def _publish_health(self, sources: dict[str, dict]) -> None:
+        health = self._health(sources)
+        write_health(self.config.state_dir, health)
+        if self.sink is not None:
+            self.sink.publish_health(health)
+
+    def _write_health(self, final: bool = False) -> None:
+        if self.pipeline is None:
+            return
+        sources = self._source_health(HealthTracker(stall_seconds=float("inf")))
+        health = self._health(sources)
+        if final:
+            health["ready"] = False
+            health["stopped"] = True
+        write_health(self.config.state_dir, health)
+
+    # -- reload (housekeeping thread) ---------------------------------------------
+    def _do_reload(self) -> None:
+        self.notifier.reloading()
+        event(log, logging.INFO, "reloading")
+        try:
+            config = load_config(self.config.path, self.environ)
+        except ConfigError as exc:
+            event(log, logging.ERROR, "config_reload_failed", problems=str(exc), hint="kept the running config")
+        else:
+            self._apply_config(config)
+        for path, holder in self.holders.items():
+            result = holder.reload()
+            if result.ok:
+                event(log, logging.INFO, "rules_reloaded", rules=path, result=result.message)
+                for cleared in result.cleared:
+                    self._cleared.put(cleared)
+            else:
+                event(log, logging.ERROR, "rules_reload_failed", rules=path, problems=result.message,
+                      hint="kept the running rules")  # fmt: skip
+        assert self.pipeline is not None
+        self.pipeline.gate_dbfs = self._gate()
+        if self.sink is not None:
+            self.sink.announce_rules(self._rule_infos())
+        event(log, logging.INFO, "reloaded")
+
+    def _apply_config(self, new: Config) -> None:
+        """Take over what is safe to change while running; name what needs a restart."""
+        old = self.config
+        changed = [key for key in RESTART_KEYS if getattr(new, key) != getattr(old, key)]
+        if new.clips.enabled != old.clips.enabled:
+            changed.append("clips.enabled")  # clips need a longer ring buffer, sized at start
+        if changed:
+            event(log, logging.WARNING, "config_needs_restart", changed=",".join(changed),
+                  hint="systemctl restart sound-monitor")  # fmt: skip
+        if new.logging != old.logging:
+            logfmt.configure(new.logging.level, self.journald)
+        if new.mode != old.mode and new.mode is not None:
+            self._set_mode(new.mode)
+        clips = new.clips if new.clips.enabled == old.clips.enabled else old.clips
+        if self.recorder is not None:
+            self.recorder.settings = clips  # timing and limits apply from the next alert
+        self.config = replace(new, clips=clips, **{key: getattr(old, key) for key in RESTART_KEYS})  # type: ignore[arg-type]
+
+    # -- rules and modes ----------------------------------------------------------
+    @property
+    def _primary(self) -> RulesHolder:
+        return self._engine_of[self.config.sources[0].id]
+
+    @property
+    def mode(self) -> str:
+        return self._primary.engine.mode_state().mode
+
+    def _set_mode(self, mode: str) -> None:
+        """An explicit mode (config, MQTT): every rules file's engine follows it."""
+        for holder in self.holders.values():
+            holder.engine.set_mode(mode)
+
+    def _gate(self) -> float:
+        return min(holder.engine.min_gate_dbfs for holder in self.holders.values())
+
+    def _rule_infos(self) -> list[RuleInfo]:
+        infos: dict[str, RuleInfo] = {}
+        for holder in self.holders.values():
+            for info in rule_infos(holder.engine.rules):
+                infos.setdefault(info.name, info)
+        return list(infos.values())
+
+    def _close(self) -> None:
+        if self.sink is not None:
+            self.sink.close(timeout=3.0)  # publishes offline, waits briefly for PUBACKs
+            self.sink = None
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+        self.notifier.close()
+
+
+def rule_infos(rules: RuleSet) -> list[RuleInfo]:
+    """What MQTT discovery announces: every rule that raises alerts, at its highest severity."""
+    order = list(Severity)
+    out = []
+    for rule in rules.rules:
+        if not rule.timing.alert:
+            continue
+        severity = max(rule.timing.severity.values(), key=order.index)
+        label = rule.labels[0] if isinstance(rule, SimpleRule) else rule.name
+        out.append(RuleInfo(rule.name, label, severity))
+    return out
+
+
+def open_configured(source: SourceConfig, sample_rate: int) -> AudioSource:
+    """The audio source a config entry describes (raises AudioInputError if it cannot be opened)."""
+    if source.kind == "url":
+        from monitor.audio.ffmpeg import FfmpegSource
+
+        return FfmpegSource(str(source.target), sample_rate, stall_seconds=source.stall_seconds, source_id=source.id)
+    return open_source(source.spec, sample_rate, realtime=source.realtime, device=source.target, source_id=source.id)
