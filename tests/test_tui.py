@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from monitor.alerts import Severity
@@ -72,6 +73,9 @@ def test_mode_keys_change_the_engines_mode(tmp_path: Path, tiny_model: Path) -> 
                 await until(pilot, lambda: status.mode == mode)
                 assert feed.engine.mode_state().mode == mode
                 assert mode.upper() in str(status.render())
+                rules = app.query_one(RulesPanel)
+                await until(pilot, lambda: rules.states["hum_at_night"].enabled == (mode == "night"))
+                assert ("off now" in str(rules.render())) == (mode != "night")
 
     asyncio.run(scenario())
 
@@ -212,6 +216,11 @@ def test_attached_shows_the_daemons_topics_and_asks_it_for_a_mode(broker: Broker
                                                           "sources": {"mic": {"ok": True, "status": "ok"}}}))
             await until(pilot, lambda: status.health.model == "daemon-model", timeout=10)
             assert "backlog 2" in str(status.render()) and "CPU 12%" in str(status.render())
+            for uptime, busy in ((100.0, 4.0), (110.0, 4.5)):  # the daemon's own health keys, no "cpu"
+                daemon.publish(f"{prefix}/health", json.dumps({"uptime": uptime, "inference_seconds": busy,
+                                                              "sources": {"mic": {"ok": False, "status": "stalled"}}}))
+            await until(pilot, lambda: status.health.cpu == pytest.approx(0.05), timeout=10)
+            assert "mic stalled" in str(status.render())
 
             await pilot.press("n")
             assert requests.wait_for(lambda s: s.last_payload(f"{prefix}/mode/set") == b"night")

@@ -72,6 +72,8 @@ class LocalFeed:
     def set_mode(self, mode: str) -> None:
         self.engine.set_mode(mode)
         self._post_mode(force=True)
+        assert self._post is not None
+        self._post(RulesChanged(self._states()))  # which rules apply changes with the mode
 
     def stop(self) -> None:
         self.pipeline.stop()
@@ -141,12 +143,7 @@ class LocalFeed:
         self._post(ModeChanged(state.mode, state.reason))
 
     def _states(self) -> tuple[RuleState, ...]:
-        status = {s.rule: s for s in self.engine.status(self.source.id)}
-        return tuple(
-            RuleState(rule.name, status[rule.name].state, status[rule.name].detail) if rule.name in status
-            else RuleState(rule.name, "idle")
-            for rule in self.engine.rules.rules
-        )
+        return tuple(RuleState(s.rule, s.state, s.detail, s.enabled) for s in self.engine.status(self.source.id))
 
     def _health(self, cpu: float | None) -> HealthReport:
         stats = self.source.stats()

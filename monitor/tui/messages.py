@@ -31,6 +31,7 @@ class RuleState:
     rule: str
     state: str
     detail: str = ""
+    enabled: bool = True  # False: the rule does not apply in the current mode or hour
 
 
 @dataclass(frozen=True)

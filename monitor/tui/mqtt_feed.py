@@ -10,7 +10,8 @@ alert, the retained ``<prefix>/rule/<rule>/state`` ``ON``/``OFF`` rule states
 publishes the request on ``<prefix>/mode/set``; the daemon answers on
 ``<prefix>/mode``, and only that changes the displayed mode.
 
-Health keys read (all optional): ``model``, ``backlog``, ``cpu`` (fraction of a core),
+Health keys read (all optional): ``model``, ``backlog``, ``cpu`` (fraction of a core;
+without it, the change of ``inference_seconds`` over the change of ``uptime``),
 ``sources`` (``{id: {"ok": bool, "status": str}}`` or a list of objects with ``id``),
 else ``source_ok``.
 
@@ -64,6 +65,8 @@ class MqttFeed:
         self._connection = "connecting"
         self._daemon = "unknown"
         self._health: dict[str, object] = {}
+        self._cpu: float | None = None
+        self._inference: tuple[float, float] | None = None  # (uptime, inference_seconds) of the last health
         self._client = self._make_client()
 
     # -- Feed ----------------------------------------------------------------------
@@ -170,6 +173,7 @@ class MqttFeed:
             data = json.loads(payload)
             if isinstance(data, dict):
                 self._health = data
+                self._cpu = self._cpu_load(data)
                 self._post_health()
         elif topic == t.availability:
             self._daemon = payload.decode("utf-8", "replace") or "unknown"
@@ -197,6 +201,20 @@ class MqttFeed:
         if was_on and not now_on and alert is not None:
             post(AlertEnded(AlertCleared(alert.rule, alert.source, alert.id, 0.0, time.time())))
 
+    def _cpu_load(self, health: dict[str, object]) -> float | None:
+        """``cpu`` if the daemon reports it, else its inference time per second of uptime
+        between two health reports (the bulk of the pipeline's work)."""
+        cpu = health.get("cpu")
+        if isinstance(cpu, (int, float)):
+            return float(cpu)
+        uptime, busy = health.get("uptime"), health.get("inference_seconds")
+        if not isinstance(uptime, (int, float)) or not isinstance(busy, (int, float)):
+            return None
+        previous, self._inference = self._inference, (float(uptime), float(busy))
+        if previous is None or uptime <= previous[0] or busy < previous[1]:  # first report, or a restart
+            return None
+        return (busy - previous[1]) / (uptime - previous[0])
+
     # -- outgoing messages -------------------------------------------------------------
     def _info(self) -> FeedInfo:
         with self._lock:
@@ -214,11 +232,10 @@ class MqttFeed:
     def _post_health(self) -> None:
         assert self._post is not None
         h = self._health
-        cpu = h.get("cpu")
         backlog = h.get("backlog")
         self._post(HealthChanged(HealthReport(
             sources=_sources(h),
-            cpu=float(cpu) if isinstance(cpu, (int, float)) else None,
+            cpu=self._cpu,
             mqtt=f"{self._connection}, daemon {self._daemon}",
             backlog=int(backlog) if isinstance(backlog, int) else None,
             model=str(h["model"]) if "model" in h else None,

@@ -289,9 +289,11 @@ class RulesPanel(Widget):
         for i, rule in enumerate(self.rules):
             state = self.states.get(rule.name, RuleState(rule.name, "idle"))
             shown = f"{state.state} {state.detail}".strip()
+            if not state.enabled and state.state == "idle":
+                shown = "off now"
             shown = _fit(shown, max(4, width - name_width - 1))
-            text.append(f"{_fit(rule.name, name_width):<{name_width}} ")
-            text.append(f"{shown:<16}", style=STATE_STYLE.get(state.state, ""))
+            text.append(f"{_fit(rule.name, name_width):<{name_width}} ", style="" if state.enabled else "dim")
+            text.append(f"{shown:<16}", style=STATE_STYLE.get(state.state, "") if state.enabled else "dim italic")
             room = width - name_width - 1 - max(16, len(shown)) - 1
             if rule.when and room > 4:
                 text.append(f" {_fit(rule.when, room)}", style="dim")
