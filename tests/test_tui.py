@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -22,15 +20,7 @@ from monitor.tui.messages import Heard
 from monitor.tui.screens import AlertDetail, HelpScreen
 from monitor.tui.widgets import AlertTable, LabelBars, LevelMeter, RulesPanel, StatusBar
 from mqtt_fixtures import Broker, Subscriber, broker, fast_settings  # noqa: F401  (broker is a fixture)
-from tui_support import T0, ReplayFeed, alert, replay_messages, rules_file, scene
-
-
-async def until(pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await pilot.pause(0.05)
+from tui_support import T0, ReplayFeed, alert, replay_messages, rules_file, scene, until
 
 
 def local_feed(tmp_path: Path, tiny_model: Path, hop: float = 1.0, **scene_args: float) -> LocalFeed:

@@ -9,6 +9,8 @@ snapshots of the screen are the same on every run (no wall clock, fixed alert id
 from __future__ import annotations
 
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +102,15 @@ def alert(alert_id: str, rule: str, label: str, score: float, severity: Severity
         rule=rule, label=label, labels=(label,), score=score, severity=severity, mode="away", source="replay.wav",
         onset=10.0, stream_time=12.0, wall_time=wall_time, message=f"{rule}: {label} heard on replay.wav",
         windows=(WindowRef(10.0, 15.0, score),), clip_path=clip, id=alert_id))
+
+
+async def until(pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
+    """Let the app run until ``condition()`` holds (a failure names the timeout)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await pilot.pause(0.05)
 
 
 class ReplayFeed:
