@@ -106,6 +106,10 @@ def test_selecting_an_alert_shows_its_details_and_saves_its_clip(tmp_path: Path,
             assert (tmp_path / "saved" / "glass_break-x1.flac").read_bytes() == b"evidence"
             await pilot.press("escape")
             assert not isinstance(app.screen, AlertDetail)
+            await pilot.click(AlertTable, offset=(3, 2))  # a click on the row opens it too
+            assert isinstance(app.screen, AlertDetail)
+            await pilot.click(offset=(0, 0))
+            assert not isinstance(app.screen, AlertDetail)
 
     asyncio.run(scenario())
 
