@@ -25,6 +25,7 @@ from monitor.model.metadata import ModelMetadata
 from monitor.model.runner import ModelRunner
 from monitor.train.augment import WindowMaker
 from monitor.train.cache import FeatureCache
+from monitor.train.card import model_card
 from monitor.train.dataset import Skipped, load_dataset, require_usable, skip_report
 from monitor.train.labelmap import LabelMap
 from monitor.train.model import count_macs
@@ -171,7 +172,10 @@ def run_training(opts: TrainOptions, log=print) -> dict:
     }
     opts.report_dir.mkdir(parents=True, exist_ok=True)
     (opts.report_dir / "training.json").write_text(json.dumps(summary, indent=2, default=str))
+    results_md = "(no test folds)"
     if reports:
-        write_reports(reports, opts.report_dir, "test-report", f"# Clip-level results: {opts.name}\n")
+        path = write_reports(reports, opts.report_dir, "test-report", f"# Clip-level results: {opts.name}\n")
+        results_md = path.read_text()
+    (opts.report_dir / "MODEL_CARD.md").write_text(model_card(summary, opts.label_map, opts.data.name, results_md))
     log(f"report in {opts.report_dir}; total {(time.monotonic() - started) / 60:.1f} min")
     return summary
