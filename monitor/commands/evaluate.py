@@ -90,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def clip_level(args: argparse.Namespace, runner: ModelRunner, label_map) -> str:  # type: ignore[no-untyped-def]
+    from monitor.evaluate.clip_metrics import collapse
     from monitor.evaluate.clips import evaluate_clips
+    from monitor.evaluate.report import clip_report
     from monitor.train.augment import WindowMaker
     from monitor.train.cache import FeatureCache
     from monitor.train.dataset import load_dataset, skip_report
@@ -115,10 +117,15 @@ def clip_level(args: argparse.Namespace, runner: ModelRunner, label_map) -> str:
     silence = label_map.silence if label_map.silence in labels else None
     reports = []
     for variant, title in (("full", "full band"), ("band", "band-limited (8/11.025/16 kHz recordings)")):
-        report, _, _ = evaluate_clips(runner.predict, maker, feats, labels, runner.metadata.thresholds,
-                                      f"{title}, folds {sorted(folds)}", variant, silence, N_SILENCE_EVAL, seed=3)
-        print(f"{report.title}: accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
+        report, scores, y = evaluate_clips(runner.predict, maker, feats, labels, runner.metadata.thresholds,
+                                           f"{title}, folds {sorted(folds)}", variant, silence, N_SILENCE_EVAL, seed=3)
         reports.append(report)
+        c_scores, c_y, c_labels = collapse(scores, y, labels, set(label_map.background) | {silence or ""})
+        if c_labels != labels:
+            reports.append(clip_report(f"{report.title}; background labels and silence merged", c_scores, c_y, c_labels,
+                                       runner.metadata.thresholds))
+    for report in reports:
+        print(f"{report.title}: accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
     parts = []
     for n, report in enumerate(reports, 1):
         png = f"confusion-{n}.png"

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from monitor.errors import UserError
-from monitor.evaluate.clip_metrics import best_threshold, clip_scores
+from monitor.evaluate.clip_metrics import best_threshold, clip_scores, collapse
 from monitor.evaluate.clips import build_eval_set, evaluate_clips, write_reports
+from monitor.evaluate.report import clip_report
 from monitor.features.params import FeatureParams
 from monitor.model.metadata import ModelMetadata
 from monitor.model.runner import ModelRunner
@@ -146,11 +147,17 @@ def run_training(opts: TrainOptions, log=print) -> dict:
     if test:
         for variant, title in (("full", "held-out test folds, full band"),
                                ("band", "held-out test folds, band-limited (8/11.025/16 kHz recordings)")):
-            report, _, _ = evaluate_clips(runner.predict, maker, test, labels, thresholds,
-                                          f"{title}, folds {sorted(opts.test_folds)}", variant,
-                                          dataset.silence, N_SILENCE_EVAL, seed=3)
+            report, scores, y = evaluate_clips(runner.predict, maker, test, labels, thresholds,
+                                               f"{title}, folds {sorted(opts.test_folds)}", variant,
+                                               dataset.silence, N_SILENCE_EVAL, seed=3)
             reports.append(report)
             log(f"{title}: accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
+            quiet = set(opts.label_map.background) | {dataset.silence or ""}
+            c_scores, c_y, c_labels = collapse(scores, y, labels, quiet)
+            if c_labels != labels:
+                merged = clip_report(f"{report.title}; background labels and silence merged", c_scores, c_y, c_labels, thresholds)
+                reports.append(merged)
+                log(f"{merged.title}: accuracy {merged.accuracy:.3f}, macro-F1 {merged.macro_f1:.3f}")
     summary = {
         "model": str(opts.out),
         "labels": list(labels),
