@@ -34,7 +34,7 @@ from monitor.daemon import logfmt
 from monitor.daemon.health import HealthTracker, status_line, write_health
 from monitor.daemon.logfmt import event
 from monitor.daemon.sdnotify import Notifier
-from monitor.errors import AudioInputError
+from monitor.errors import AudioInputError, UserError
 from monitor.journal import Journal, journal_path
 from monitor.model.runner import ModelRunner
 from monitor.mqtt import MqttSink, RuleInfo
@@ -76,7 +76,19 @@ class Daemon:
 
     # -- start-up -----------------------------------------------------------------
     def run(self) -> int:
-        """Monitor until SIGTERM/SIGINT or until every source has ended; the exit code."""
+        """Monitor until SIGTERM/SIGINT or until every source has ended; the exit code.
+
+        A model, rules file or state directory that cannot be used raises its UserError
+        (the CLI prints it and exits 2; the unit file does not restart on 2).
+        """
+        try:
+            return self._start()
+        except UserError as exc:
+            self.notifier.status(f"failed: {str(exc).splitlines()[0]}")
+            self._close()
+            raise
+
+    def _start(self) -> int:
         c = self.config
         event(log, logging.INFO, "starting", config=c.path, sources=",".join(s.id for s in c.sources))
         self.notifier.status("loading the model and rules")
