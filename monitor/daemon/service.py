@@ -7,8 +7,9 @@ per round), applies each source's rules to every prediction, records evidence cl
 and sends alerts to the journal and, if configured, the MQTT sink.
 
 Threads: the main thread runs the processing loop (predictions -> rules -> clips ->
-sinks) and is the only one that pings the systemd watchdog, so a stalled audio
-pipeline stops the pings. A housekeeping thread says READY once audio flows, turns
+sinks) and is the only one that pings the systemd watchdog (see
+:mod:`monitor.daemon.watchdog`), so a stalled audio pipeline stops the pings. A
+housekeeping thread says READY once audio flows, turns
 SIGHUP into a reload (rules always; the config where that is safe), watches source
 health and publishes it. Signal handlers only set flags.
 """
@@ -34,6 +35,7 @@ from monitor.daemon import logfmt
 from monitor.daemon.health import HealthTracker, status_line, write_health
 from monitor.daemon.logfmt import event
 from monitor.daemon.sdnotify import Notifier
+from monitor.daemon.watchdog import Heartbeat, LoopWatchdog
 from monitor.errors import AudioInputError, UserError
 from monitor.journal import Journal, journal_path
 from monitor.model.runner import ModelRunner
@@ -59,6 +61,7 @@ class Daemon:
         self.journald = journald
         self.notifier = Notifier.from_environ(environ)
         self.pipeline: Pipeline | None = None
+        self.watchdog: LoopWatchdog
         self.recorder: ClipRecorder | None = None
         self.sink: MqttSink | None = None
         self.journal: Journal | None = None
@@ -111,7 +114,10 @@ class Daemon:
         except AudioInputError as exc:
             return self._source_failed(exc)
         history = ClipRecorder.history_seconds(c.clips) if c.clips.enabled else 15.0
-        self.pipeline = Pipeline(sources, model, c.hop, gate_dbfs=self._gate(), history_seconds=history)
+        # Windows come a hop apart; a few hops without one means the pipeline is not processing.
+        self.watchdog = LoopWatchdog(self.notifier, sources, fresh_seconds=2 * c.hop + 1.0)
+        watched = [Heartbeat(source, self.watchdog) for source in sources]
+        self.pipeline = Pipeline(watched, model, c.hop, gate_dbfs=self._gate(), history_seconds=history)
         if c.clips.enabled:
             rings = {sid: stream.ring for sid, stream in self.pipeline.streams.items()}
             self.recorder = ClipRecorder(c.clips, c.clips_dir, rings)
@@ -171,7 +177,7 @@ class Daemon:
 
     def _process(self, prediction: Prediction) -> None:
         self._last_window[prediction.source] = time.monotonic()
-        self.notifier.watchdog()  # windows are flowing: the pipeline is alive
+        self.watchdog.window(prediction.source)
         if log.isEnabledFor(logging.DEBUG):
             top = ",".join(f"{label}:{score:.2f}" for label, score in prediction.top(3))
             event(log, logging.DEBUG, "window", source=prediction.source, start=prediction.start,
