@@ -56,7 +56,8 @@ class DaemonProcess:
                  env: dict[str, str] | None = None) -> None:  # fmt: skip
         self.directory = config.parent
         self.log_path = self.directory / "daemon.log"
-        full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+        # PYTHONFAULTHANDLER: a hung daemon is killed with SIGABRT and dumps every thread's stack into the log.
+        full_env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONFAULTHANDLER": "1", **(env or {})}
         full_env.pop("NOTIFY_SOCKET", None)
         full_env.pop("STATE_DIRECTORY", None)
         if notify is not None:
@@ -97,7 +98,12 @@ class DaemonProcess:
         """SIGTERM; (exit code, seconds it took)."""
         start = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGABRT)
+            self.process.wait(10)
+            raise AssertionError(f"the daemon did not stop within {timeout} s; its log and stacks:\n{self.log()[-6000:]}")
         return code, time.monotonic() - start
 
     def close(self) -> None:

@@ -31,6 +31,10 @@ def test_alerts_health_and_availability_reach_the_broker(tmp_path, tiny_model, b
         assert health["sources"]["room"]["ok"] is True and health["backlog"] == 0
         assert health["mode"] == "home" and health["windows"] > 0
         assert subscriber.on(f"{prefix}/state")  # live level and top labels
+        # Home Assistant sets the mode: the rules follow it and health reports it.
+        subscriber.client.publish(f"{prefix}/mode/set", "away", qos=1)
+        assert subscriber.wait_for(lambda s: s.last_payload(f"{prefix}/mode") == b"away", 5)
+        assert subscriber.wait_for(lambda s: json.loads(s.on(f"{prefix}/health")[-1].payload)["mode"] == "away", 5)
         code, seconds = daemon.terminate()
         assert code == 0 and seconds < 5, daemon.log()
         assert subscriber.wait_for(lambda s: s.last_payload(f"{prefix}/availability") == b"offline", 5)
