@@ -8,7 +8,6 @@ import signal
 import struct
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from conftest import run_cli
 from daemon_support import RATE, RULES, DaemonProcess, scene, write_config
 from monitor.journal import Journal, journal_path
 from notify_socket import NotifySocket
-from signals import noise, tone
+from signals import noise
 
 
 @pytest.fixture
