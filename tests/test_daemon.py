@@ -175,3 +175,15 @@ def test_a_source_that_cannot_open_exits_1_for_systemd_to_retry(tmp_path, tiny_m
     result = run_cli("run", "--config", str(config))
     assert result.returncode == 1, result.stderr
     assert "event=fatal" in result.stderr and "missing.wav: no such file" in result.stderr
+
+
+def test_sigterm_while_starting_up_is_a_clean_stop(tmp_path, tiny_model, daemons):
+    scene(tmp_path / "scene.wav", seconds=20)
+    config = write_config(tmp_path, tiny_model, "{id: room, file: scene.wav, realtime: true}")
+    daemon = DaemonProcess(config)
+    daemons.append(daemon)
+    daemon.wait_for_event("starting")  # the model and rules are loading now
+    daemon.signal(signal.SIGHUP)  # would kill an unprepared process
+    code, seconds = daemon.terminate()
+    assert code == 0 and seconds < 5, daemon.log()
+    assert daemon.events("stopped") and "Traceback" not in daemon.log()

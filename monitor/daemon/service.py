@@ -84,12 +84,20 @@ class Daemon:
         A model, rules file or state directory that cannot be used raises its UserError
         (the CLI prints it and exits 2; the unit file does not restart on 2).
         """
+        # Signals only set flags; installed first, so a SIGTERM or SIGHUP while the model loads is not fatal.
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
         try:
             return self._start()
         except UserError as exc:
             self.notifier.status(f"failed: {str(exc).splitlines()[0]}")
             self._close()
             raise
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _start(self) -> int:
         c = self.config
@@ -140,10 +148,8 @@ class Daemon:
     # -- the processing loop (main thread) ----------------------------------------
     def _monitor(self) -> int:
         assert self.pipeline is not None
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        if self._stop.is_set():  # asked to stop while starting up
+            self.pipeline.stop()
         housekeeper = threading.Thread(target=self._housekeep, name="housekeeping", daemon=True)
         housekeeper.start()
         predictions = self.pipeline.run()
@@ -165,8 +171,6 @@ class Daemon:
                 self._release_clears()
             self._write_health(final=True)
             self._close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         event(log, logging.INFO, "stopped", alerts=self._alerts, uptime=time.monotonic() - self._started)
         return code
 
