@@ -18,10 +18,20 @@ import logging  # noqa: E402
 import sys  # noqa: E402
 
 from monitor import __version__  # noqa: E402
-from monitor.commands import alerts, check_rules, classify, config, devices, evaluate, run, train  # noqa: E402
+from monitor.commands import (  # noqa: E402
+    alerts,
+    check_rules,
+    classify,
+    config,
+    detect,
+    devices,
+    evaluate,
+    run,
+    train,
+)
 from monitor.errors import UserError  # noqa: E402
 
-COMMANDS = (classify, run, devices, check_rules, alerts, train, evaluate, config)
+COMMANDS = (classify, run, devices, check_rules, detect, alerts, config, train, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.01  # idle wait when no source has data
 MAX_BATCH = 64
+ROUND_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,15 @@ class Pipeline:
             progressed = False
             for source in list(active):
                 stream = self.streams[source.id]
-                block = source.read()  # one block per source per round keeps sources fair
-                if block is not None:
+                # Up to ROUND_SECONDS of audio per source per round: live sources catch up
+                # on everything that arrived, while files read as fast as possible cannot
+                # hog the round (or memory) and every source gets its turn.
+                taken = 0
+                while taken < ROUND_SECONDS * source.sample_rate and (block := source.read()) is not None:
                     ready += stream.push(block)
-                    progressed = True
-                elif source.finished:
+                    taken += len(block.samples)
+                progressed = progressed or taken > 0
+                if taken == 0 and source.finished:
                     ready += stream.finish()
                     active.remove(source)
             if ready:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -72,7 +73,8 @@ class Broker:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+                errors = self.process.stderr.read().decode()  # type: ignore[union-attr]
+                raise RuntimeError(f"mosquitto exited: {errors}")
             try:
                 socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return self
@@ -85,6 +87,18 @@ class Broker:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+        self.process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the kernel still accepts what clients send, but nothing is acknowledged."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def crash(self) -> None:
+        """SIGKILL: connections are reset and nothing is saved."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
         self.process = None
 
     def log_text(self) -> str:
@@ -116,7 +130,13 @@ class Subscriber:
     """
 
     def __init__(
-        self, broker: Broker, *topics: str, client_id: str | None = None, session: bool = False, **tls: object
+        self,
+        broker: Broker,
+        *topics: str,
+        client_id: str | None = None,
+        session: bool = False,
+        ca_certs: Path | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.messages: list[Received] = []
         self._lock = threading.Lock()
@@ -127,8 +147,10 @@ class Subscriber:
             client_id=client_id or f"test-sub-{time.monotonic_ns()}",
             clean_session=not session,
         )
-        if tls:
-            self.client.tls_set(**tls)  # type: ignore[arg-type]
+        if ca_certs is not None:
+            self.client.tls_set(ca_certs=str(ca_certs))
+        if credentials is not None:
+            self.client.username_pw_set(*credentials)
         self.client.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *a: self._subscribed.set()
@@ -195,7 +217,8 @@ def read_line_until(process: subprocess.Popen[str], expected: str, timeout: floa
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
-            raise AssertionError(f"process ended before {expected!r}: {process.stderr.read()}")  # type: ignore[union-attr]
+            errors = process.stderr.read()  # type: ignore[union-attr]
+            raise AssertionError(f"process ended before {expected!r}: {errors}")
         if line.strip() == expected:
             return
     raise AssertionError(f"process did not print {expected!r} in {timeout} s")

@@ -219,3 +219,44 @@ def test_invalid_mode_payloads_are_ignored_with_a_warning_and_the_mode_republish
     watcher.client.publish(T.mode_set, b"away", qos=1)
     assert wait_until(lambda: modes == ["away"])
     watcher.close()
+
+
+def test_mqtt5_delivers_alerts_takes_mode_requests_and_leaves_a_will(broker, journal, modes, tmp_path):
+    watcher = Subscriber(broker, T.alert, T.availability)
+    sink = MqttSink(fast_settings(broker, protocol="5"), journal, on_mode_set=modes.append).start()
+    try:
+        assert wait_until(lambda: sink.connected), sink.last_error
+        alert = make_alert()
+        sink.publish_alert(alert)
+        assert watcher.wait_for(lambda s: s.on(T.alert))
+        assert watcher.on(T.alert)[0].json() == alert.to_json()
+        assert wait_until(lambda: sink.backlog == 0)
+        watcher.client.publish(T.mode_set, "away", qos=1)
+        assert wait_until(lambda: modes == ["away"])
+    finally:
+        sink.close()
+    assert watcher.wait_for(lambda s: s.last_payload(T.availability) == b"offline")
+    watcher.close()
+
+
+def test_a_request_for_the_current_mode_still_reaches_the_owner(broker, sink, modes):
+    publisher = Subscriber(broker, T.mode)
+    publisher.client.publish(T.mode_set, "home", qos=1)
+    assert wait_until(lambda: modes == ["home"])
+    publisher.close()
+
+
+def test_an_alert_is_still_published_when_the_journal_cannot_be_written(broker, journal, caplog):
+    watcher = Subscriber(broker, T.alert)
+    with MqttSink(fast_settings(broker), journal) as sink:
+        assert wait_until(lambda: sink.connected)
+        journal.close()  # from now on every write fails, like a full or failing disk
+        alert = make_alert()
+        with caplog.at_level(logging.ERROR, logger="monitor"):
+            sink.publish_alert(alert)
+            sink.publish_cleared(AlertCleared("door", "mic", alert.id, 30.0, 1_700_000_030.0))
+        assert watcher.wait_for(lambda s: s.on(T.alert))
+        assert watcher.on(T.alert)[0].json() == alert.to_json()
+        assert wait_until(lambda: retained(broker, T.rule_state("door"), 1) == b"OFF")
+        assert "without a delivery guarantee" in caplog.text
+    watcher.close()

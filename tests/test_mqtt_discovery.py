@@ -40,7 +40,10 @@ _SCHEMA = {
         _COMMON | {"unit_of_measurement", "state_class", "device_class", "suggested_display_precision", "expire_after"},
         {"state_topic"},
     ),
-    "select": (_COMMON | {"command_topic", "command_template", "options", "optimistic", "retain"}, {"command_topic", "options"}),
+    "select": (
+        _COMMON | {"command_topic", "command_template", "options", "optimistic", "retain"},
+        {"command_topic", "options"},
+    ),
 }
 _BINARY_SENSOR_CLASSES = {"sound", "safety", "problem", "tamper", "smoke", "moisture", "motion", "occupancy"}
 _CONFIG_TOPIC = re.compile(r"homeassistant/(event|binary_sensor|sensor|select)/testnode/[A-Za-z0-9_-]+/config")
@@ -159,3 +162,36 @@ def test_rules_whose_names_collide_as_topics_are_refused(broker, tmp_path):
         sink = MqttSink(fast_settings(broker), journal)
         with pytest.raises(UserError, match="same MQTT topic"):
             sink.announce_rules([("door knock", "knock", "warning"), ("door/knock", "knock", "warning")])
+
+
+def test_a_rule_set_becomes_one_entity_per_alerting_rule():
+    from monitor.mqtt.discovery import rule_infos
+    from tests.rules_support import ruleset
+
+    rules = ruleset(
+        """
+        version: 1
+        rules:
+          - name: glass_break
+            sound: glass_breaking
+            severity: critical
+          - name: scream
+            sound: scream_or_shout
+            severity: {home: info, away: critical, night: warning}
+          - name: steps
+            sound: footsteps
+            alert: false
+          - name: intruder
+            sequence: [glass_break, steps]
+            within: 30s
+            severity: warning
+          - name: dog
+            sound: dog_bark
+        """
+    )
+    infos = {info.name: info for info in rule_infos(rules)}
+    assert list(infos) == ["glass_break", "scream", "intruder", "dog"]  # evidence-only 'steps' has no entity
+    assert infos["glass_break"] == RuleInfo("glass_break", "glass_breaking", Severity.CRITICAL)
+    assert infos["scream"].severity is Severity.CRITICAL  # the highest over all modes
+    assert infos["intruder"].label == "glass_break+steps"
+    assert infos["dog"].severity is Severity.WARNING

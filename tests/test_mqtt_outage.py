@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 import pytest
 
 from monitor.journal import Journal, journal_path
 from monitor.mqtt import MqttSink, Topics
-from tests.mqtt_fixtures import Subscriber, broker, fast_settings, read_line_until, sink_process, wait_until  # noqa: F401
+from tests.mqtt_fixtures import (  # noqa: F401  (broker is a fixture)
+    Subscriber,
+    broker,
+    fast_settings,
+    read_line_until,
+    sink_process,
+    wait_until,
+)
 from tests.test_mqtt import make_alert
 
 T = Topics("sound-monitor/testnode")
@@ -81,3 +89,28 @@ def test_alerts_survive_the_publisher_being_killed_before_it_could_deliver(broke
     with Journal(journal_path(state)) as journal:
         assert journal.pending_count() == 0
     consumer.close()
+
+
+def test_alerts_in_flight_when_the_broker_dies_are_resent_and_stale_states_are_not(broker, tmp_path):
+    """Sent but never acknowledged: replayed after the reconnect; and the rule's
+    retained state ends OFF (cleared during the outage), never the stale ON that was
+    in flight -- the stuck-on sensor Frigate users had to restart to clear."""
+    from monitor.alerts import AlertCleared
+    from tests.mqtt_fixtures import retained
+
+    with Journal(tmp_path / "j.sqlite3") as journal, MqttSink(fast_settings(broker), journal) as sink:
+        assert wait_until(lambda: sink.connected)
+        broker.freeze()
+        in_flight = [make_alert(n) for n in range(3)]
+        for alert in in_flight:
+            sink.publish_alert(alert)  # written to the socket, never acknowledged
+        time.sleep(0.2)
+        assert sink.backlog == 3
+        broker.crash()
+        assert wait_until(lambda: not sink.connected)
+        sink.publish_cleared(AlertCleared("door", "mic", in_flight[-1].id, 40.0, 1_700_000_040.0))
+        broker.start()
+        assert wait_until(lambda: sink.connected and sink.backlog == 0, timeout=20)
+        assert all(entry.delivered_at for entry in journal.entries())
+        time.sleep(0.3)  # let anything paho might still resend arrive
+        assert retained(broker, T.rule_state("door")) == b"OFF"

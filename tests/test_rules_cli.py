@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_model import make_tiny_model, tiny_metadata
+from tiny_model import make_tiny_model, tiny_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_LABELS = ("glass_breaking", "speech", "scream_or_shout", "footsteps", "door_knock", "door", "dog_bark",

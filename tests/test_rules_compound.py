@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitor.alerts import Alert, AlertCleared
-from tests.rules_support import engine, pred
+from rules_support import engine, pred
 
 GLASS = {"glass_breaking": 0.9}
 SPEECH = {"speech": 0.8}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitor.alerts import Alert, AlertCleared, Severity
-from tests.rules_support import alerts, clears, engine, pred, run
+from rules_support import alerts, clears, engine, pred, run
 
 GLASS = {"glass_breaking": 0.9}
 SPEECH = {"speech": 0.9}
@@ -241,3 +241,21 @@ def test_finishing_a_source_clears_its_alerts_and_forgets_it():
     (cleared,) = eng.finish("mic")
     assert cleared.alert_id == alert.id and cleared.stream_time == 5.0
     assert eng.status() == []
+
+
+def test_a_sound_that_never_stops_keeps_memory_bounded_and_alerts_once_per_cooldown():
+    eng = engine(one_rule("for: 2s\n        cooldown: 10m"))
+    fired = []
+    for i in range(4000):  # over an hour at a 1-s hop
+        fired += [(i, e) for e in eng.process(pred(float(i), GLASS))]
+    assert [i for i, _ in fired] == [2]  # one episode: the sound never stopped, so one alert
+    state = eng._sources["mic"]["r"]
+    assert len(state.run) <= 64 and state.run_first.window.start == 0.0
+
+
+def test_status_lists_every_rule_for_a_new_source_and_says_which_apply_in_the_current_mode():
+    eng = engine(AWAY_RULE)
+    assert [(s.rule, s.state, s.enabled) for s in eng.status("porch")] == [
+        ("voices", "idle", False), ("shout", "idle", True)]
+    eng.set_mode("away", hold=True)
+    assert all(s.enabled for s in eng.status("porch"))

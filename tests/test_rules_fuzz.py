@@ -109,3 +109,12 @@ def test_an_alias_bomb_used_as_a_value_is_a_clear_error_not_an_expansion():
     data = billion_laughs().replace(b"a", b"x-a") + b"\nrules:\n  - {name: r, sound: *x-a9}"
     with pytest.raises(RulesError, match=r"fuzz.yaml:\d+: an entry of 'sound' must be a single value, found a list"):
         parse_rules(data, "fuzz.yaml", LABELS)
+
+
+def test_yaml_tags_never_construct_objects(tmp_path: Path):
+    marker = tmp_path / "pwned"
+    data = (f"rules:\n  - name: !!python/object/apply:os.system ['touch {marker}']\n    sound: speech\n"
+            f"x-also: !!python/object/apply:os.system ['touch {marker}']\n").encode()
+    with pytest.raises(RulesError, match=r"fuzz.yaml:2: YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed"):
+        parse_rules(data, "fuzz.yaml", LABELS)
+    assert not marker.exists()

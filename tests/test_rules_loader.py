@@ -87,11 +87,15 @@ rules:
     ("rules:\n  - name: a\n    sound: speech\n  - name: b\n    sequence: [a, nope]\n    within: 10s", r"my.yaml:5: rule 'b' uses unknown rule 'nope'"),
     ("rules:\n  - name: a\n    sound: speech\n  - name: b\n    all_of: [a]\n    within: 0s", r"my.yaml:5: 'all_of' needs at least two rules.*\nmy.yaml:6: 'within' must be longer than 0 s"),
     ("rules:\n  - name: a\n    sound: !!python/object:os.system ls", r"my.yaml:3: YAML tag 'tag:yaml.org,2002:python/object:os.system' is not allowed"),
+    ("rules:\n  - name: a\n    sound: speech\n  - name: b\n    sequence: [a, a]\n    within: 10s", r"my.yaml:5: 'sequence' lists rule 'a' twice"),
+    ("rules:\n  - name: a\n    sound: speech\n    threshold: high\n    cooldown: -3s", r"my.yaml:4: 'threshold' 'high' is invalid: not a number.*\nmy.yaml:5: 'cooldown' '-3s' is invalid"),
     ("version: 2\nrules: []", r"my.yaml:1: unsupported 'version'"),
     ("rules:\n  - name: a\n    sound: speech\n    threshold:", r"my.yaml:4: 'threshold' has no value"),
     ("rules:\n- name: a\n  sound: speech\n   cooldown: 3s", r"my.yaml:4: YAML syntax error"),
     ("", r"^my.yaml: file is empty"),
     ("just words", r"^my.yaml:1: the rules file must be a mapping"),
+    ("{}", r"^my.yaml:1: no 'rules:' section"),
+    ("x-note: hello", r"^my.yaml:1: no 'rules:' section"),
 ])
 def test_mistakes_are_explained(text: str, expected: str):
     assert re.search(expected, "\n".join(problems(text)))

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from monitor.rules.modes import ModeController
-from tests.rules_support import alerts, engine, ruleset, run
+from rules_support import alerts, engine, ruleset, run
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -2,8 +2,8 @@
 
 Takes ``--since`` (a duration back from now such as ``30m``, ``12h``, ``7d``, or a
 date/time such as ``2026-11-22`` or ``2026-11-22T06:30``), ``--limit``,
-``--state-dir`` and ``--json``; gives one line per journaled alert, oldest first,
-with whether the broker has acknowledged it and when it cleared (``--json``: one
+``--state-dir`` and ``--json``; gives a table with one line per journaled alert,
+oldest first, with whether the broker has acknowledged it and when it cleared (``--json``: one
 JSON object per line, every alert field plus ``seq``, ``raised_at``,
 ``delivered_at`` and ``cleared_at``).
 """
@@ -59,16 +59,20 @@ def parse_since(text: str, now: float) -> float:
     return moment.timestamp()  # naive datetimes are local time
 
 
+_HEADER = (
+    f"{'onset':<19}  {'severity':<8}  {'rule':<20}  {'label':<16}  {'score':>5}  {'mode':<5}  "
+    f"{'mqtt':<9}  {'cleared':<8}  message"
+)
+
+
 def _line(entry: JournalEntry) -> str:
     alert = entry.alert
     when = datetime.fromtimestamp(alert.wall_time).isoformat(sep=" ", timespec="seconds")
     delivered = "delivered" if entry.delivered_at is not None else "PENDING"
-    cleared = (
-        "cleared " + datetime.fromtimestamp(entry.cleared_at).strftime("%H:%M:%S") if entry.cleared_at else "active?"
-    )
+    cleared = datetime.fromtimestamp(entry.cleared_at).strftime("%H:%M:%S") if entry.cleared_at else "-"
     return (
-        f"{when}  {alert.severity.value:<8}  {alert.rule:<20}  {alert.label:<16}  {alert.score:5.2f}  "
-        f"{alert.mode:<5}  {delivered:<9}  {cleared}  {alert.source}"
+        f"{when:<19}  {alert.severity.value:<8}  {alert.rule:<20}  {alert.label:<16}  {alert.score:5.2f}  "
+        f"{alert.mode:<5}  {delivered:<9}  {cleared:<8}  {alert.message}"
     )
 
 
@@ -82,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     since = parse_since(args.since, time.time()) if args.since else None
     with Journal(path) as journal:
         entries = journal.entries(since=since, limit=args.limit)
+    if not args.json and entries:
+        print(_HEADER)
     for entry in entries:
         print(json.dumps(entry.to_json()) if args.json else _line(entry))
     return 0

@@ -10,7 +10,7 @@ The API the daemon and the TUI use::
     journal = Journal(journal_path(state_dir))
     sink = MqttSink(settings, journal, mode="home", on_mode_set=modes.put)
     sink.start()                          # connects in the background, reconnects with backoff
-    sink.announce_rules([("glass_break", "glass", Severity.CRITICAL), ...])
+    sink.announce_rules(rule_infos(ruleset))  # again after every rules reload
     sink.publish_alert(alert)             # journaled first; QoS 1 on <prefix>/alert(/<rule>), rule ON
     sink.publish_cleared(cleared)         # rule OFF (retained)
     sink.publish_state(prediction)        # level + top labels, throttled to state_interval
@@ -19,17 +19,28 @@ The API the daemon and the TUI use::
     sink.connected, sink.backlog, sink.last_error, sink.mode
     sink.close()                          # offline (retained), waits for PUBACKs, disconnects
 
-``on_mode_set(mode)`` is called on paho's network thread when ``<prefix>/mode/set``
-carries ``home``, ``away`` or ``night`` different from the current mode; anything
-else is ignored with a warning and the current mode is re-published.
+``on_mode_set(mode)`` is called on paho's network thread for every valid request on
+``<prefix>/mode/set`` (``home``, ``away`` or ``night``, even the current one: the
+owner's mode logic decides what it means); anything else is ignored with a warning
+and the current mode is re-published. The owner reports every mode change it makes
+itself (schedule, TUI, ``--mode``) with ``set_mode`` so ``<prefix>/mode`` stays true.
 
 Without a broker the daemon keeps only the journal: construct no sink, and
 ``journal.append(alert)`` each alert.
 """
 
-from monitor.mqtt.discovery import RuleInfo
+from monitor.mqtt.discovery import RuleInfo, rule_infos
 from monitor.mqtt.publisher import MqttSink
 from monitor.mqtt.settings import MqttSettings, parse_broker, resolve_credentials
 from monitor.mqtt.topics import MODES, Topics
 
-__all__ = ["MODES", "MqttSettings", "MqttSink", "RuleInfo", "Topics", "parse_broker", "resolve_credentials"]
+__all__ = [
+    "MODES",
+    "MqttSettings",
+    "MqttSink",
+    "RuleInfo",
+    "Topics",
+    "parse_broker",
+    "resolve_credentials",
+    "rule_infos",
+]

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitor.alerts import Severity
+from monitor.rules.schema import RuleSet, SimpleRule
 from monitor.mqtt.settings import MqttSettings
 from monitor.mqtt.topics import MODES, Topics, rule_id
 
@@ -48,6 +49,22 @@ class RuleInfo:
             return rule
         name, label, severity = rule
         return cls(name, label, Severity(severity))
+
+
+_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+def rule_infos(rules: RuleSet) -> list[RuleInfo]:
+    """The rules that raise alerts, as discovery sees them: the first label (compound
+    rules: their parts joined by '+') and the highest severity over all modes."""
+    infos = []
+    for rule in rules.rules:
+        if not rule.timing.alert:
+            continue  # evidence for compound rules only: never an alert, so no entity
+        label = rule.labels[0] if isinstance(rule, SimpleRule) else "+".join(rule.parts)
+        severity = max(rule.timing.severity.values(), key=_RANK.__getitem__, default=Severity.WARNING)
+        infos.append(RuleInfo(rule.name, label, severity))
+    return infos
 
 
 def rule_object(rule: str) -> str:

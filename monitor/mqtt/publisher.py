@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import ssl
 import threading
 import time
@@ -37,7 +38,7 @@ from monitor.journal import Journal
 from monitor.mqtt.discovery import RuleInfo, discovery_configs, rule_config_filter, rule_config_topic
 from monitor.mqtt.discovery import rule_id_from_config_topic
 from monitor.mqtt.settings import MqttSettings
-from monitor.mqtt.topics import MODES, Topics, rule_id
+from monitor.mqtt.topics import MODES, Topics, parse_mode, rule_id
 from monitor.predictions import Prediction
 
 log = logging.getLogger(__name__)
@@ -141,17 +142,35 @@ class MqttSink:
         return self._mode
 
     def publish_alert(self, alert: Alert) -> None:
-        """Journal ``alert`` (durable when this returns), set its rule ON, publish if connected."""
-        self._journal.append(alert)
+        """Journal ``alert`` (durable when this returns), set its rule ON, publish if connected.
+
+        If the journal cannot be written (disk full, card failing), the alert is still
+        published once, untracked: an alert now beats a durable one never.
+        """
+        try:
+            self._journal.append(alert)
+            journaled = True
+        except sqlite3.Error as exc:
+            log.error("cannot journal alert %s (%s): publishing it without a delivery guarantee", alert.id, exc)
+            journaled = False
         with self._lock:
             self._rule_states[alert.rule] = True
-            if self._connected:
-                self._publish_rule_state(alert.rule)
+            if not self._connected:
+                return
+            self._publish_rule_state(alert.rule)
+            if journaled:
                 self._drain()
+            else:
+                payload = json.dumps(alert.to_json(), separators=(",", ":"))
+                for topic in (self._topics.alert, self._topics.rule_alert(alert.rule)):
+                    self._client.publish(topic, payload, qos=1)
 
     def publish_cleared(self, cleared: AlertCleared) -> None:
         """The rule's sound is gone: its state goes OFF (retained)."""
-        self._journal.mark_cleared(cleared.alert_id, cleared.wall_time)
+        try:
+            self._journal.mark_cleared(cleared.alert_id, cleared.wall_time)
+        except sqlite3.Error as exc:
+            log.error("cannot record in the journal that alert %s cleared (%s)", cleared.alert_id, exc)
         with self._lock:
             self._rule_states[cleared.rule] = False
             if self._connected:
@@ -244,8 +263,7 @@ class MqttSink:
             # A fresh session every time: the journal, not the broker, holds what is owed.
             clean_session=True if protocol == mqtt.MQTTv311 else None,
         )
-        # paho logs packet flags, never the password.
-        client.enable_logger(logging.getLogger("monitor.mqtt.paho"))
+        client.on_log = _log_paho
         client.connect_timeout = s.connect_timeout
         client.reconnect_delay_set(s.reconnect_min_delay, s.reconnect_max_delay)  # type: ignore[arg-type]
         if s.username:
@@ -310,7 +328,9 @@ class MqttSink:
         except Exception:
             log.exception("MQTT: error in on_connect_fail")
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: object, props: object
+    ) -> None:
         try:
             with self._lock:
                 was_connected, self._connected = self._connected, False
@@ -436,12 +456,9 @@ class MqttSink:
             log.exception("MQTT: error while handling a message on %s", getattr(message, "topic", "?"))
 
     def _handle_mode_set(self, payload: bytes) -> None:
-        try:
-            requested = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            requested = None
+        requested = parse_mode(payload)
         with self._lock:
-            if requested not in MODES:
+            if requested is None:
                 shown = payload[:_LOGGED_PAYLOAD]
                 more = f" (+{len(payload) - _LOGGED_PAYLOAD} bytes)" if len(payload) > _LOGGED_PAYLOAD else ""
                 log.warning(
@@ -459,11 +476,24 @@ class MqttSink:
             self._publish_mode()
         if changed:
             log.info("MQTT: mode set to %s", requested)
-            if self._on_mode_set is not None:
-                try:
-                    self._on_mode_set(requested)
-                except Exception:
-                    log.exception("MQTT: the mode-change handler failed")
+        # Called for every valid request, even for the current mode: the owner's mode
+        # logic (holds, schedules) decides what a request means.
+        if self._on_mode_set is not None:
+            try:
+                self._on_mode_set(requested)
+            except Exception:
+                log.exception("MQTT: the mode-change handler failed")
+
+
+_paho_log = logging.getLogger("monitor.mqtt.paho")
+
+
+def _log_paho(client: mqtt.Client, userdata: object, level: int, message: str) -> None:
+    """paho's own messages, at debug: the sink reports problems in the user's terms.
+
+    paho logs packet flags, never the password (the TLS tests check this).
+    """
+    _paho_log.debug("%s", message)
 
 
 def _describe(error: OSError) -> str:

@@ -191,7 +191,9 @@ def from_arguments(args: argparse.Namespace, base: MqttSettings | None = None) -
     if args.mqtt is None:
         if args.mqtt_prefix is not None and base is None:
             raise UserError("--mqtt-prefix needs --mqtt HOST[:PORT] (or an mqtt section in the config file)")
-        return base if args.mqtt_prefix is None else replace(base, topic_prefix=args.mqtt_prefix)  # type: ignore[arg-type]
+        if args.mqtt_prefix is None or base is None:
+            return base
+        return replace(base, topic_prefix=args.mqtt_prefix)
     host, port = parse_broker(args.mqtt)
     if base is None:
         return MqttSettings(host=host, port=port, topic_prefix=args.mqtt_prefix)

@@ -24,9 +24,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitor.mqtt.settings import slug
+from monitor.rules.schema import MODES  # the payloads of <prefix>/mode and <prefix>/mode/set
 
-# The payloads of <prefix>/mode and <prefix>/mode/set; the rule engine's modes.
-MODES = ("home", "away", "night")
+__all__ = ["MODES", "Topics", "parse_mode", "rule_id"]
+
+
+def parse_mode(payload: bytes) -> str | None:
+    """The mode a ``<prefix>/mode/set`` payload asks for: exactly ``home``, ``away`` or
+    ``night`` (no case folding, whitespace or JSON: an automation sending anything else
+    has a bug worth a warning), else None."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text in MODES else None
 
 
 def rule_id(rule: str) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
+from datetime import datetime
 
 from monitor.alerts import Alert, AlertCleared, WindowRef
 from monitor.predictions import Prediction
@@ -73,8 +75,7 @@ class Engine:
             onsets: dict[str, Evidence] = {}
             for rule in self._rules.rules:  # parts come before the compound rules using them
                 state = states[rule.name]
-                enabled = mode in rule.timing.modes and (
-                    not rule.timing.hours or any(w.contains(local) for w in rule.timing.hours))
+                enabled = _enabled(rule, mode, local)
                 if isinstance(state, SimpleState):
                     assert isinstance(rule, SimpleRule)
                     onset, due, ended = state.step(_hit(rule, p) if enabled else None, p.end)
@@ -105,12 +106,18 @@ class Engine:
                 self._cleared(events, state.rule, source, state.finish(), state.now, time.time())
             return events  # type: ignore[return-value]
 
-    def status(self, source: str | None = None) -> list[RuleStatus]:
-        """Every rule's state for every source seen so far (or only ``source``)."""
+    def status(self, source: str | None = None, now: float | None = None) -> list[RuleStatus]:
+        """Every rule's state for every source seen so far, or for ``source`` (all idle if it has
+        sent nothing yet); ``enabled`` says whether each rule applies at ``now`` (default: the clock)."""
         with self._lock:
-            return [state.status(seen)
-                    for seen, states in self._sources.items() if source in (None, seen)
-                    for state in states.values()]
+            now = time.time() if now is None else now
+            mode, local = self._modes.mode(now), local_time(now, self._tz)
+            if source is not None and source not in self._sources:
+                found = [RuleStatus(r.name, source, "idle", "") for r in self._rules.rules]
+            else:
+                found = [state.status(seen) for seen, states in self._sources.items() if source in (None, seen)
+                         for state in states.values()]
+            return [replace(s, enabled=_enabled(self._rules.get(s.rule), mode, local)) for s in found]
 
     # -- reload ------------------------------------------------------------------
     def swap(self, rules: RuleSet) -> list[AlertCleared]:
@@ -159,6 +166,13 @@ class Engine:
             wall_time=evidence.wall_time, message=message, windows=tuple(h.window for h in evidence.hits))
         state.alerted(alert.id, evidence.stream_time)
         return alert
+
+
+def _enabled(rule: Rule | None, mode: str, local: datetime) -> bool:
+    """Whether ``rule`` applies in ``mode`` at local time ``local``."""
+    if rule is None or mode not in rule.timing.modes:
+        return False
+    return not rule.timing.hours or any(w.contains(local) for w in rule.timing.hours)
 
 
 def _fresh(rule: Rule) -> State:

@@ -95,7 +95,7 @@ class _Builder(Reader):
         if "defaults" in top:
             self.defaults = self.mapping(top["defaults"], "'defaults'", DEFAULT_KEYS)
         if "rules" not in top:
-            if top:
+            if isinstance(root, yaml.MappingNode):
                 self.problem(root, "no 'rules:' section", "add a list of rules, see the README")
             return None
         rules = self._rules(top["rules"])
@@ -282,7 +282,7 @@ class _Builder(Reader):
         if "threshold" in keys:
             threshold = self.number(keys["threshold"], "'threshold'", 0.0, 1.0, "0.6")
             if threshold is None:
-                return None
+                name = None  # reported; check the rest of the rule all the same
         persistence = self._persistence(keys)
         clear_after = self._duration(keys, "clear_after")
         level_node = keys.get("min_level_dbfs") or self.defaults.get("min_level_dbfs")
@@ -323,6 +323,12 @@ class _Builder(Reader):
             return None
         ordered = both[0] == "sequence"
         parts = self.names(keys[both[0]], f"'{both[0]}'")
+        seen: set[str] = set()
+        for part, node in parts:
+            if part in seen:
+                self.problem(node, f"'{both[0]}' lists rule '{part}' twice", "each part may appear once")
+                name = None
+            seen.add(part)
         if len(parts) < 2:
             self.problem(keys[both[0]], f"'{both[0]}' needs at least two rules", "e.g. [glass_break, human_while_away]")
         if "within" not in keys:

@@ -20,6 +20,10 @@ from dataclasses import dataclass, field
 from monitor.alerts import WindowRef
 from monitor.rules.schema import CompoundRule, SimpleRule
 
+# A sound that goes on for hours must not grow a rule's memory: a 'for:' rule keeps
+# the first window of a run (its onset) and this many of the latest.
+RUN_WINDOWS = 64
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -72,6 +76,7 @@ class RuleStatus:
     state: str  # "idle" | "pending" | "active" | "cooling down"
     detail: str  # e.g. "2 of 3", "1.0s of 3s", "42s left"
     alert_id: str | None = None
+    enabled: bool = True  # whether the rule applies in the current mode and time of day
 
 
 @dataclass
@@ -86,7 +91,8 @@ class Episode:
 class SimpleState:
     rule: SimpleRule
     history: deque[Hit | None] = field(default_factory=deque)
-    run: list[Hit] = field(default_factory=list)  # consecutive hits, for 'for:' rules
+    run_first: Hit | None = None  # the first of the current consecutive hits, for 'for:' rules
+    run: deque[Hit] = field(default_factory=lambda: deque(maxlen=RUN_WINDOWS))  # and the latest of them
     last_hit_end: float | None = None
     last_alert: float | None = None
     episode: Episode | None = None
@@ -100,8 +106,10 @@ class SimpleState:
         ended = None
         if hit is not None:
             self.last_hit_end = end
+            self.run_first = self.run_first or hit
             self.run.append(hit)
         else:
+            self.run_first = None
             self.run.clear()
         if persistence.duration is None:
             self.history.append(hit)
@@ -126,8 +134,10 @@ class SimpleState:
     def _condition(self, end: float) -> Evidence | None:
         persistence = self.rule.persistence
         if persistence.duration is not None:
-            if self.run and self.run[-1].window.end - self.run[0].window.end >= persistence.duration:
-                return Evidence(tuple(self.run), end)
+            first = self.run_first
+            if first is not None and self.run[-1].window.end - first.window.end >= persistence.duration:
+                later = tuple(h for h in self.run if h is not first)
+                return Evidence((first,) + later, end)
             return None
         hits = tuple(h for h in self.history if h is not None)
         return Evidence(hits, end) if len(hits) >= persistence.hits else None
@@ -144,6 +154,7 @@ class SimpleState:
         """End of stream: the sound is gone for good."""
         ended, self.episode = self.episode, None
         self.history.clear()
+        self.run_first = None
         self.run.clear()
         return ended
 
@@ -151,16 +162,16 @@ class SimpleState:
         name, persistence = self.rule.name, self.rule.persistence
         if self.episode is not None and (self.episode.alert_id or not self.rule.timing.alert):
             return RuleStatus(name, source, "active", persistence.describe(), self.episode.alert_id)
+        if persistence.duration is not None:
+            held = self.run[-1].window.end - self.run_first.window.end if self.run_first else None
+            progress = f"{held:.1f}s of {persistence.duration:g}s" if held is not None else ""
+        else:
+            count = sum(h is not None for h in self.history)
+            progress = f"{count} of {persistence.of} (needs {persistence.hits})" if count else ""
         if self.episode is not None or not self.cooled(self.now):
-            left = self.rule.timing.cooldown - (self.now - (self.last_alert or 0.0))
-            return RuleStatus(name, source, "cooling down", f"{max(left, 0):.0f}s left")
-        if persistence.duration is not None and self.run:
-            held = self.run[-1].window.end - self.run[0].window.end
-            return RuleStatus(name, source, "pending", f"{held:.1f}s of {persistence.duration:g}s")
-        count = sum(h is not None for h in self.history)
-        if count:
-            return RuleStatus(name, source, "pending", f"{count} of {persistence.of} (needs {persistence.hits})")
-        return RuleStatus(name, source, "idle", "")
+            left = f"{max(self.rule.timing.cooldown - (self.now - (self.last_alert or 0.0)), 0):.0f}s left"
+            return RuleStatus(name, source, "cooling down", f"{left}; {progress}" if progress else left)
+        return RuleStatus(name, source, "pending" if progress else "idle", progress)
 
 
 @dataclass

@@ -31,8 +31,13 @@ class Problem:
     hint: str = ""
 
     def format(self, path: str) -> str:
+        """One line: text quoted from the file may hold newlines or control characters."""
         where = f"{path}:{self.line}" if self.line else path
-        return f"{where}: {self.message}" + (f" ({self.hint})" if self.hint else "")
+        return _printable(f"{where}: {self.message}" + (f" ({self.hint})" if self.hint else ""))
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class RulesError(UserError):
