@@ -39,11 +39,10 @@ from monitor.daemon.watchdog import Heartbeat, LoopWatchdog
 from monitor.errors import AudioInputError, UserError
 from monitor.journal import Journal, journal_path
 from monitor.model.runner import ModelRunner
-from monitor.mqtt import MqttSink, RuleInfo
+from monitor.mqtt import MqttSink, RuleInfo, rule_infos
 from monitor.pipeline import Pipeline
 from monitor.predictions import Prediction
 from monitor.rules.reload import RulesHolder
-from monitor.rules.schema import RuleSet, SimpleRule
 
 log = logging.getLogger("monitor.daemon")
 
@@ -412,19 +411,6 @@ class Daemon:
             self.journal.close()
             self.journal = None
         self.notifier.close()
-
-
-def rule_infos(rules: RuleSet) -> list[RuleInfo]:
-    """What MQTT discovery announces: every rule that raises alerts, at its highest severity."""
-    order = list(Severity)
-    out = []
-    for rule in rules.rules:
-        if not rule.timing.alert:
-            continue
-        severity = max(rule.timing.severity.values(), key=order.index)
-        label = rule.labels[0] if isinstance(rule, SimpleRule) else rule.name
-        out.append(RuleInfo(rule.name, label, severity))
-    return out
 
 
 def open_configured(source: SourceConfig, sample_rate: int) -> AudioSource:
