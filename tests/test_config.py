@@ -158,3 +158,14 @@ def test_the_example_config_passes_its_own_check(tmp_path):
     assert checked.returncode == 0, checked.stderr
     config = load_config(path, ENV)
     assert config.sources and config.rules == tmp_path / "rules.yaml"
+
+
+def test_config_check_also_checks_the_rules_against_the_model(tmp_path, tiny_model):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"sources: [{{id: a, mic: default}}]\nmodel: {{path: {tiny_model}}}\n")
+    (tmp_path / "rules.yaml").write_text("rules:\n  - {name: r, sound: low}\n")
+    result = run_cli("config", "--check", str(config))
+    assert result.returncode == 0 and f"{tmp_path / 'rules.yaml'}: 1 rules OK for tiny-test-model" in result.stdout
+    (tmp_path / "rules.yaml").write_text("rules:\n  - {name: r, sound: glass}\n")
+    result = run_cli("config", "--check", str(config))
+    assert result.returncode == 2 and f"{tmp_path / 'rules.yaml'}:2: unknown sound 'glass'" in result.stderr

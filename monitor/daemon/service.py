@@ -7,8 +7,9 @@ per round), applies each source's rules to every prediction, records evidence cl
 and sends alerts to the journal and, if configured, the MQTT sink.
 
 Threads: the main thread runs the processing loop (predictions -> rules -> clips ->
-sinks) and is the only one that pings the systemd watchdog, so a stalled audio
-pipeline stops the pings. A housekeeping thread says READY once audio flows, turns
+sinks) and is the only one that pings the systemd watchdog (see
+:mod:`monitor.daemon.watchdog`), so a stalled audio pipeline stops the pings. A
+housekeeping thread says READY once audio flows, turns
 SIGHUP into a reload (rules always; the config where that is safe), watches source
 health and publishes it. Signal handlers only set flags.
 """
@@ -34,14 +35,14 @@ from monitor.daemon import logfmt
 from monitor.daemon.health import HealthTracker, status_line, write_health
 from monitor.daemon.logfmt import event
 from monitor.daemon.sdnotify import Notifier
-from monitor.errors import AudioInputError
+from monitor.daemon.watchdog import Heartbeat, LoopWatchdog
+from monitor.errors import AudioInputError, UserError
 from monitor.journal import Journal, journal_path
 from monitor.model.runner import ModelRunner
-from monitor.mqtt import MqttSink, RuleInfo
+from monitor.mqtt import MqttSink, RuleInfo, rule_infos
 from monitor.pipeline import Pipeline
 from monitor.predictions import Prediction
 from monitor.rules.reload import RulesHolder
-from monitor.rules.schema import RuleSet, SimpleRule
 
 log = logging.getLogger("monitor.daemon")
 
@@ -59,6 +60,7 @@ class Daemon:
         self.journald = journald
         self.notifier = Notifier.from_environ(environ)
         self.pipeline: Pipeline | None = None
+        self.watchdog: LoopWatchdog
         self.recorder: ClipRecorder | None = None
         self.sink: MqttSink | None = None
         self.journal: Journal | None = None
@@ -76,7 +78,27 @@ class Daemon:
 
     # -- start-up -----------------------------------------------------------------
     def run(self) -> int:
-        """Monitor until SIGTERM/SIGINT or until every source has ended; the exit code."""
+        """Monitor until SIGTERM/SIGINT or until every source has ended; the exit code.
+
+        A model, rules file or state directory that cannot be used raises its UserError
+        (the CLI prints it and exits 2; the unit file does not restart on 2).
+        """
+        # Signals only set flags; installed first, so a SIGTERM or SIGHUP while the model loads is not fatal.
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        try:
+            return self._start()
+        except UserError as exc:
+            self.notifier.status(f"failed: {str(exc).splitlines()[0]}")
+            self._close()
+            raise
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _start(self) -> int:
         c = self.config
         event(log, logging.INFO, "starting", config=c.path, sources=",".join(s.id for s in c.sources))
         self.notifier.status("loading the model and rules")
@@ -99,7 +121,10 @@ class Daemon:
         except AudioInputError as exc:
             return self._source_failed(exc)
         history = ClipRecorder.history_seconds(c.clips) if c.clips.enabled else 15.0
-        self.pipeline = Pipeline(sources, model, c.hop, gate_dbfs=self._gate(), history_seconds=history)
+        # Windows come a hop apart; a few hops without one means the pipeline is not processing.
+        self.watchdog = LoopWatchdog(self.notifier, sources, fresh_seconds=2 * c.hop + 1.0)
+        watched = [Heartbeat(source, self.watchdog) for source in sources]
+        self.pipeline = Pipeline(watched, model, c.hop, gate_dbfs=self._gate(), history_seconds=history)
         if c.clips.enabled:
             rings = {sid: stream.ring for sid, stream in self.pipeline.streams.items()}
             self.recorder = ClipRecorder(c.clips, c.clips_dir, rings)
@@ -122,10 +147,8 @@ class Daemon:
     # -- the processing loop (main thread) ----------------------------------------
     def _monitor(self) -> int:
         assert self.pipeline is not None
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
+        if self._stop.is_set():  # asked to stop while starting up
+            self.pipeline.stop()
         housekeeper = threading.Thread(target=self._housekeep, name="housekeeping", daemon=True)
         housekeeper.start()
         predictions = self.pipeline.run()
@@ -147,8 +170,6 @@ class Daemon:
                 self._release_clears()
             self._write_health(final=True)
             self._close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         event(log, logging.INFO, "stopped", alerts=self._alerts, uptime=time.monotonic() - self._started)
         return code
 
@@ -159,7 +180,7 @@ class Daemon:
 
     def _process(self, prediction: Prediction) -> None:
         self._last_window[prediction.source] = time.monotonic()
-        self.notifier.watchdog()  # windows are flowing: the pipeline is alive
+        self.watchdog.window(prediction.source)
         if log.isEnabledFor(logging.DEBUG):
             top = ",".join(f"{label}:{score:.2f}" for label, score in prediction.top(3))
             event(log, logging.DEBUG, "window", source=prediction.source, start=prediction.start,
@@ -390,19 +411,6 @@ class Daemon:
             self.journal.close()
             self.journal = None
         self.notifier.close()
-
-
-def rule_infos(rules: RuleSet) -> list[RuleInfo]:
-    """What MQTT discovery announces: every rule that raises alerts, at its highest severity."""
-    order = list(Severity)
-    out = []
-    for rule in rules.rules:
-        if not rule.timing.alert:
-            continue
-        severity = max(rule.timing.severity.values(), key=order.index)
-        label = rule.labels[0] if isinstance(rule, SimpleRule) else rule.name
-        out.append(RuleInfo(rule.name, label, severity))
-    return out
 
 
 def open_configured(source: SourceConfig, sample_rate: int) -> AudioSource:
