@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # (bench/README.md, profile) for at most 50 ms more onset-to-alert latency.
 POLL_SECONDS = 0.05
 MAX_BATCH = 64
+ROUND_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,15 @@ class Pipeline:
             progressed = False
             for source in list(active):
                 stream = self.streams[source.id]
-                block = source.read()  # one block per source per round keeps sources fair
-                if block is not None:
+                # Up to ROUND_SECONDS of audio per source per round: live sources catch up
+                # on everything that arrived, while files read as fast as possible cannot
+                # hog the round (or memory) and every source gets its turn.
+                taken = 0
+                while taken < ROUND_SECONDS * source.sample_rate and (block := source.read()) is not None:
                     ready += stream.push(block)
-                    progressed = True
-                elif source.finished:
+                    taken += len(block.samples)
+                progressed = progressed or taken > 0
+                if taken == 0 and source.finished:
                     ready += stream.finish()
                     active.remove(source)
             if ready:

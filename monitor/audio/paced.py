@@ -40,11 +40,15 @@ class PacedSource(AudioSource):
     def read(self) -> AudioBlock | None:
         if self._done:
             return None
+        frames = self.block_frames
         if self.realtime:
-            due = self._t0 + (self._position + self.block_frames) / self.sample_rate
-            if time.monotonic() < due:
+            # Like a capture ring buffer: everything heard since the last read (whole
+            # blocks, at most a second), so a busy consumer catches up in few calls.
+            heard = int((time.monotonic() - self._t0) * self.sample_rate) - self._position
+            if heard < self.block_frames:
                 return None
-        chunk = self._next_chunk(self.block_frames)
+            frames = min(heard - heard % self.block_frames, max(self.block_frames, self.sample_rate))
+        chunk = self._next_chunk(frames)
         if chunk is None or len(chunk) == 0:
             self._done = True
             return None
