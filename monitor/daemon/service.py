@@ -21,7 +21,7 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,8 +54,15 @@ EXIT_SOURCE_FAILED = 1  # worth a restart by systemd (a USB microphone may appea
 
 
 class Daemon:
-    def __init__(self, config: Config, environ: Mapping[str, str], journald: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        environ: Mapping[str, str],
+        journald: bool = False,
+        echo: Callable[[Prediction | Alert | AlertCleared], None] | None = None,
+    ) -> None:
         self.config = config
+        self.echo = echo  # the interactive `run` shows predictions and alerts as they happen
         self.environ = dict(environ)
         self.journald = journald
         self.notifier = Notifier.from_environ(environ)
@@ -119,6 +126,9 @@ class Daemon:
         try:
             sources = [open_configured(s, model.metadata.features.sample_rate) for s in c.sources]
         except AudioInputError as exc:
+            if self.echo is not None:  # interactive `run`: a user mistake, reported as one line
+                self._close()
+                raise
             return self._source_failed(exc)
         history = ClipRecorder.history_seconds(c.clips) if c.clips.enabled else 15.0
         # Windows come a hop apart; a few hops without one means the pipeline is not processing.
@@ -180,6 +190,8 @@ class Daemon:
 
     def _process(self, prediction: Prediction) -> None:
         self._last_window[prediction.source] = time.monotonic()
+        if self.echo is not None:
+            self.echo(prediction)
         self.watchdog.window(prediction.source)
         if log.isEnabledFor(logging.DEBUG):
             top = ",".join(f"{label}:{score:.2f}" for label, score in prediction.top(3))
@@ -218,6 +230,8 @@ class Daemon:
         event(log, level, "alert", rule=alert.rule, source=alert.source, severity=alert.severity.value,
               label=alert.label, score=round(alert.score, 3), mode=alert.mode, onset=round(alert.onset, 2),
               clip=alert.clip_path, id=alert.id, message=alert.message)  # fmt: skip
+        if self.echo is not None:
+            self.echo(alert)
         if self.sink is not None:
             self.sink.publish_alert(alert)  # journals first
         elif self.journal is not None:
@@ -228,6 +242,8 @@ class Daemon:
             self._held_clears.append(cleared)  # its alert has not gone out yet
             return
         event(log, logging.INFO, "alert_cleared", rule=cleared.rule, source=cleared.source, id=cleared.alert_id)
+        if self.echo is not None:
+            self.echo(cleared)
         if self.sink is not None:
             self.sink.publish_cleared(cleared)
         elif self.journal is not None:
@@ -340,12 +356,13 @@ class Daemon:
     def _do_reload(self) -> None:
         self.notifier.reloading()
         event(log, logging.INFO, "reloading")
-        try:
-            config = load_config(self.config.path, self.environ)
-        except ConfigError as exc:
-            event(log, logging.ERROR, "config_reload_failed", problems=str(exc), hint="kept the running config")
-        else:
-            self._apply_config(config)
+        if self.config.path is not None:
+            try:
+                config = load_config(self.config.path, self.environ)
+            except ConfigError as exc:
+                event(log, logging.ERROR, "config_reload_failed", problems=str(exc), hint="kept the running config")
+            else:
+                self._apply_config(config)
         for path, holder in self.holders.items():
             result = holder.reload()
             if result.ok:
