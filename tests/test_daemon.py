@@ -187,3 +187,17 @@ def test_sigterm_while_starting_up_is_a_clean_stop(tmp_path, tiny_model, daemons
     code, seconds = daemon.terminate()
     assert code == 0 and seconds < 5, daemon.log()
     assert daemon.events("stopped") and "Traceback" not in daemon.log()
+
+
+def test_a_rules_file_edited_on_disk_is_reloaded_without_a_signal(tmp_path, tiny_model, daemons):
+    scene(tmp_path / "scene.wav", seconds=30)
+    config = write_config(tmp_path, tiny_model, "{id: room, file: scene.wav, realtime: true}")
+    daemon = DaemonProcess(config)
+    daemons.append(daemon)
+    daemon.wait_for_event("ready")
+    (tmp_path / "rules.yaml").write_text(RULES.replace("sound: low", "sound: nothing"))
+    assert "unknown sound 'nothing'" in daemon.wait_for_event("rules_reload_failed", timeout=10)
+    (tmp_path / "rules.yaml").write_text(RULES + "  - {name: mid_sound, sound: mid}\n")
+    assert "reloaded 2 rules (1 unchanged kept their state)" in daemon.wait_for_event("rules_reloaded", timeout=10)
+    code, _ = daemon.terminate()
+    assert code == 0

@@ -10,8 +10,8 @@ Threads: the main thread runs the processing loop (predictions -> rules -> clips
 sinks) and is the only one that pings the systemd watchdog (see
 :mod:`monitor.daemon.watchdog`), so a stalled audio pipeline stops the pings. A
 housekeeping thread says READY once audio flows, turns
-SIGHUP into a reload (rules always; the config where that is safe), watches source
-health and publishes it. Signal handlers only set flags.
+SIGHUP into a reload (rules always; the config where that is safe), reloads a rules
+file that changed on disk, watches source health and publishes it. Signal handlers only set flags.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ log = logging.getLogger("monitor.daemon")
 TICK = 0.1  # housekeeping period
 STATUS_EVERY = 5.0  # seconds between STATUS= refreshes when nothing changed
 PRUNE_EVERY = 3600.0  # seconds between clip retention sweeps
+RULES_WATCH_EVERY = 2.0  # seconds between checks whether a rules file changed on disk
 RESTART_KEYS = ("sources", "model", "hop", "rules", "state_dir", "mqtt")  # need a restart to change
 EXIT_SOURCE_FAILED = 1  # worth a restart by systemd (a USB microphone may appear later)
 
@@ -241,7 +242,7 @@ class Daemon:
     # -- housekeeping thread ------------------------------------------------------
     def _housekeep(self) -> None:
         tracker = HealthTracker(stall_seconds=max(15.0, 3 * self.config.hop + 10))
-        last_health = last_status = last_prune = time.monotonic()
+        last_health = last_status = last_prune = last_watch = time.monotonic()
         status = ""
         mode = self.mode
         while not self._stop.wait(TICK):
@@ -257,6 +258,9 @@ class Daemon:
                     self._do_reload()
                     status = self._status(tracker)
                     self.notifier.ready(status)
+                if now - last_watch >= RULES_WATCH_EVERY:
+                    last_watch = now
+                    self._reload_rules(changed_only=True)
                 if self.mode != mode:
                     mode = self.mode
                     event(log, logging.INFO, "mode", mode=mode, reason=self._primary.engine.mode_state().reason)
@@ -346,20 +350,29 @@ class Daemon:
             event(log, logging.ERROR, "config_reload_failed", problems=str(exc), hint="kept the running config")
         else:
             self._apply_config(config)
+        self._reload_rules(changed_only=False)
+        event(log, logging.INFO, "reloaded")
+
+    def _reload_rules(self, changed_only: bool) -> None:
+        """Reload every rules file (or only those changed on disk); a broken file keeps its running rules."""
+        reloaded = False
         for path, holder in self.holders.items():
-            result = holder.reload()
+            result = holder.reload_if_changed() if changed_only else holder.reload()
+            if result is None:
+                continue
+            reloaded = True
             if result.ok:
                 event(log, logging.INFO, "rules_reloaded", rules=path, result=result.message)
                 for cleared in result.cleared:
-                    self._cleared.put(cleared)
+                    self._cleared.put(cleared)  # sent by the processing loop, in order with its alerts
             else:
                 event(log, logging.ERROR, "rules_reload_failed", rules=path, problems=result.message,
                       hint="kept the running rules")  # fmt: skip
-        assert self.pipeline is not None
-        self.pipeline.gate_dbfs = self._gate()
-        if self.sink is not None:
-            self.sink.announce_rules(self._rule_infos())
-        event(log, logging.INFO, "reloaded")
+        if reloaded:
+            assert self.pipeline is not None
+            self.pipeline.gate_dbfs = self._gate()
+            if self.sink is not None:
+                self.sink.announce_rules(self._rule_infos())
 
     def _apply_config(self, new: Config) -> None:
         """Take over what is safe to change while running; name what needs a restart."""
