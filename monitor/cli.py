@@ -28,10 +28,11 @@ from monitor.commands import (  # noqa: E402
     evaluate,
     run,
     train,
+    tui,
 )
 from monitor.errors import UserError  # noqa: E402
 
-COMMANDS = (classify, run, devices, check_rules, detect, alerts, config, train, evaluate)
+COMMANDS = (classify, run, devices, check_rules, detect, alerts, config, train, evaluate, tui)
 
 
 def build_parser() -> argparse.ArgumentParser:
