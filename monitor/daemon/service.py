@@ -76,6 +76,8 @@ class Daemon:
         self._alerts = 0
         self._ready = False
         self._started = time.monotonic()
+        self._model_name = ""
+        self._cpu_mark: tuple[float, float] | None = None  # (monotonic, process CPU seconds) at the last report
 
     # -- start-up -----------------------------------------------------------------
     def run(self) -> int:
@@ -104,6 +106,7 @@ class Daemon:
         event(log, logging.INFO, "starting", config=c.path, sources=",".join(s.id for s in c.sources))
         self.notifier.status("loading the model and rules")
         model = ModelRunner(c.model.path, c.model.threads)  # ModelError: fatal, exit 2
+        self._model_name = model.metadata.name
         for source in c.sources:
             path = c.rules_for(source)
             if path not in self.holders:  # RulesError: fatal, exit 2
@@ -312,6 +315,8 @@ class Daemon:
             "ready": self._ready,
             "ok": all(h["ok"] for h in sources.values()),
             "mode": self.mode,
+            "model": self._model_name,
+            "cpu": self._cpu_load(),
             "sources": sources,
             "windows": stats.windows,
             "inferred": stats.inferred,
@@ -323,6 +328,14 @@ class Daemon:
         if self.sink is not None:
             health["mqtt"] = {"connected": self.sink.connected, "last_error": self.sink.last_error}
         return health
+
+    def _cpu_load(self) -> float | None:
+        """CPU used by the whole process (every thread), in cores, since the previous health report."""
+        now, used = time.monotonic(), time.process_time()
+        last, self._cpu_mark = self._cpu_mark, (now, used)
+        if last is None or now <= last[0]:
+            return None
+        return round((used - last[1]) / (now - last[0]), 4)
 
     def _publish_health(self, sources: dict[str, dict]) -> None:
         health = self._health(sources)
