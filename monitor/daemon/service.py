@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Mapping
@@ -222,20 +223,27 @@ class Daemon:
         event(log, level, "alert", rule=alert.rule, source=alert.source, severity=alert.severity.value,
               label=alert.label, score=round(alert.score, 3), mode=alert.mode, onset=round(alert.onset, 2),
               clip=alert.clip_path, id=alert.id, message=alert.message)  # fmt: skip
-        if self.sink is not None:
-            self.sink.publish_alert(alert)  # journals first
-        elif self.journal is not None:
-            self.journal.append(alert)
+        try:
+            if self.sink is not None:
+                self.sink.publish_alert(alert)  # journals first
+            elif self.journal is not None:
+                self.journal.append(alert)
+        except (sqlite3.Error, OSError) as exc:  # a full or broken disk must not stop monitoring
+            event(log, logging.ERROR, "alert_not_journaled", id=alert.id, reason=str(exc),
+                  hint=f"check free space and permissions of {self.config.state_dir}")  # fmt: skip
 
     def _clear(self, cleared: AlertCleared) -> None:
         if self.recorder is not None and self.recorder.holds(cleared.alert_id):
             self._held_clears.append(cleared)  # its alert has not gone out yet
             return
         event(log, logging.INFO, "alert_cleared", rule=cleared.rule, source=cleared.source, id=cleared.alert_id)
-        if self.sink is not None:
-            self.sink.publish_cleared(cleared)
-        elif self.journal is not None:
-            self.journal.mark_cleared(cleared.alert_id, cleared.wall_time)
+        try:
+            if self.sink is not None:
+                self.sink.publish_cleared(cleared)
+            elif self.journal is not None:
+                self.journal.mark_cleared(cleared.alert_id, cleared.wall_time)
+        except (sqlite3.Error, OSError) as exc:
+            event(log, logging.ERROR, "clear_not_journaled", id=cleared.alert_id, reason=str(exc))
 
     def _release_clears(self) -> None:
         held, self._held_clears = self._held_clears, []
