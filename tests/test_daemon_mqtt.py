@@ -15,7 +15,7 @@ def test_alerts_health_and_availability_reach_the_broker(tmp_path, tiny_model, b
     subscriber = Subscriber(broker, f"{prefix}/#")
     config = write_config(
         tmp_path, tiny_model, "{id: room, file: scene.wav, realtime: true}",
-        f"mqtt: {{host: {broker.host}, port: {broker.port}, node_id: testnode, health_interval: 0, state_interval: 0}}\n"
+        f"mqtt: {{host: {broker.host}, port: {broker.port}, node_id: testnode, state_interval: 0}}\n"
         "clips: {enabled: true, pre_seconds: 1, post_seconds: 1}\n",
     )  # fmt: skip
     daemon = DaemonProcess(config)

@@ -253,7 +253,8 @@ class Daemon:
     # -- housekeeping thread ------------------------------------------------------
     def _housekeep(self) -> None:
         tracker = HealthTracker(stall_seconds=max(15.0, 3 * self.config.hop + 10))
-        last_health = last_status = last_prune = last_watch = time.monotonic()
+        last_status = last_prune = last_watch = time.monotonic()
+        last_health = float("-inf")  # the first report goes out at once
         status = ""
         mode = self.mode
         while not self._stop.wait(TICK):
