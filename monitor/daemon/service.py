@@ -10,8 +10,8 @@ Threads: the main thread runs the processing loop (predictions -> rules -> clips
 sinks) and is the only one that pings the systemd watchdog (see
 :mod:`monitor.daemon.watchdog`), so a stalled audio pipeline stops the pings. A
 housekeeping thread says READY once audio flows, turns
-SIGHUP into a reload (rules always; the config where that is safe), watches source
-health and publishes it. Signal handlers only set flags.
+SIGHUP into a reload (rules always; the config where that is safe), reloads a rules
+file that changed on disk, watches source health and publishes it. Signal handlers only set flags.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -49,6 +50,7 @@ log = logging.getLogger("monitor.daemon")
 TICK = 0.1  # housekeeping period
 STATUS_EVERY = 5.0  # seconds between STATUS= refreshes when nothing changed
 PRUNE_EVERY = 3600.0  # seconds between clip retention sweeps
+RULES_WATCH_EVERY = 2.0  # seconds between checks whether a rules file changed on disk
 RESTART_KEYS = ("sources", "model", "hop", "rules", "state_dir", "mqtt")  # need a restart to change
 EXIT_SOURCE_FAILED = 1  # worth a restart by systemd (a USB microphone may appear later)
 
@@ -82,6 +84,8 @@ class Daemon:
         self._alerts = 0
         self._ready = False
         self._started = time.monotonic()
+        self._model_name = ""
+        self._cpu_mark: tuple[float, float] | None = None  # (monotonic, process CPU seconds) at the last report
 
     # -- start-up -----------------------------------------------------------------
     def run(self) -> int:
@@ -110,6 +114,7 @@ class Daemon:
         event(log, logging.INFO, "starting", config=c.path, sources=",".join(s.id for s in c.sources))
         self.notifier.status("loading the model and rules")
         model = ModelRunner(c.model.path, c.model.threads)  # ModelError: fatal, exit 2
+        self._model_name = model.metadata.name
         for source in c.sources:
             path = c.rules_for(source)
             if path not in self.holders:  # RulesError: fatal, exit 2
@@ -232,10 +237,14 @@ class Daemon:
               clip=alert.clip_path, id=alert.id, message=alert.message)  # fmt: skip
         if self.echo is not None:
             self.echo(alert)
-        if self.sink is not None:
-            self.sink.publish_alert(alert)  # journals first
-        elif self.journal is not None:
-            self.journal.append(alert)
+        try:
+            if self.sink is not None:
+                self.sink.publish_alert(alert)  # journals first
+            elif self.journal is not None:
+                self.journal.append(alert)
+        except (sqlite3.Error, OSError) as exc:  # a full or broken disk must not stop monitoring
+            event(log, logging.ERROR, "alert_not_journaled", id=alert.id, reason=str(exc),
+                  hint=f"check free space and permissions of {self.config.state_dir}")  # fmt: skip
 
     def _clear(self, cleared: AlertCleared) -> None:
         if self.recorder is not None and self.recorder.holds(cleared.alert_id):
@@ -244,10 +253,13 @@ class Daemon:
         event(log, logging.INFO, "alert_cleared", rule=cleared.rule, source=cleared.source, id=cleared.alert_id)
         if self.echo is not None:
             self.echo(cleared)
-        if self.sink is not None:
-            self.sink.publish_cleared(cleared)
-        elif self.journal is not None:
-            self.journal.mark_cleared(cleared.alert_id, cleared.wall_time)
+        try:
+            if self.sink is not None:
+                self.sink.publish_cleared(cleared)
+            elif self.journal is not None:
+                self.journal.mark_cleared(cleared.alert_id, cleared.wall_time)
+        except (sqlite3.Error, OSError) as exc:
+            event(log, logging.ERROR, "clear_not_journaled", id=cleared.alert_id, reason=str(exc))
 
     def _release_clears(self) -> None:
         held, self._held_clears = self._held_clears, []
@@ -257,7 +269,8 @@ class Daemon:
     # -- housekeeping thread ------------------------------------------------------
     def _housekeep(self) -> None:
         tracker = HealthTracker(stall_seconds=max(15.0, 3 * self.config.hop + 10))
-        last_health = last_status = last_prune = time.monotonic()
+        last_status = last_prune = last_watch = time.monotonic()
+        last_health = float("-inf")  # the first report goes out at once
         status = ""
         mode = self.mode
         while not self._stop.wait(TICK):
@@ -273,6 +286,9 @@ class Daemon:
                     self._do_reload()
                     status = self._status(tracker)
                     self.notifier.ready(status)
+                if now - last_watch >= RULES_WATCH_EVERY:
+                    last_watch = now
+                    self._reload_rules(changed_only=True)
                 if self.mode != mode:
                     mode = self.mode
                     event(log, logging.INFO, "mode", mode=mode, reason=self._primary.engine.mode_state().reason)
@@ -324,6 +340,8 @@ class Daemon:
             "ready": self._ready,
             "ok": all(h["ok"] for h in sources.values()),
             "mode": self.mode,
+            "model": self._model_name,
+            "cpu": self._cpu_load(),
             "sources": sources,
             "windows": stats.windows,
             "inferred": stats.inferred,
@@ -335,6 +353,14 @@ class Daemon:
         if self.sink is not None:
             health["mqtt"] = {"connected": self.sink.connected, "last_error": self.sink.last_error}
         return health
+
+    def _cpu_load(self) -> float | None:
+        """CPU used by the whole process (every thread), in cores, since the previous health report."""
+        now, used = time.monotonic(), time.process_time()
+        last, self._cpu_mark = self._cpu_mark, (now, used)
+        if last is None or now <= last[0]:
+            return None
+        return round((used - last[1]) / (now - last[0]), 4)
 
     def _publish_health(self, sources: dict[str, dict]) -> None:
         health = self._health(sources)
@@ -363,20 +389,29 @@ class Daemon:
                 event(log, logging.ERROR, "config_reload_failed", problems=str(exc), hint="kept the running config")
             else:
                 self._apply_config(config)
+        self._reload_rules(changed_only=False)
+        event(log, logging.INFO, "reloaded")
+
+    def _reload_rules(self, changed_only: bool) -> None:
+        """Reload every rules file (or only those changed on disk); a broken file keeps its running rules."""
+        reloaded = False
         for path, holder in self.holders.items():
-            result = holder.reload()
+            result = holder.reload_if_changed() if changed_only else holder.reload()
+            if result is None:
+                continue
+            reloaded = True
             if result.ok:
                 event(log, logging.INFO, "rules_reloaded", rules=path, result=result.message)
                 for cleared in result.cleared:
-                    self._cleared.put(cleared)
+                    self._cleared.put(cleared)  # sent by the processing loop, in order with its alerts
             else:
                 event(log, logging.ERROR, "rules_reload_failed", rules=path, problems=result.message,
                       hint="kept the running rules")  # fmt: skip
-        assert self.pipeline is not None
-        self.pipeline.gate_dbfs = self._gate()
-        if self.sink is not None:
-            self.sink.announce_rules(self._rule_infos())
-        event(log, logging.INFO, "reloaded")
+        if reloaded:
+            assert self.pipeline is not None
+            self.pipeline.gate_dbfs = self._gate()
+            if self.sink is not None:
+                self.sink.announce_rules(self._rule_infos())
 
     def _apply_config(self, new: Config) -> None:
         """Take over what is safe to change while running; name what needs a restart."""
