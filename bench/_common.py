@@ -16,10 +16,10 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from monitor.model.runner import ModelRunner, default_model_path  # noqa: E402
-
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # for the tiny test model, when no trained model exists
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # this checkout's monitor (not the installed one); test helpers
+
+from monitor.model.runner import ModelRunner, default_model_path  # noqa: E402
 
 
 def model_args(parser: argparse.ArgumentParser) -> None:

@@ -41,9 +41,10 @@ class NotifySocket:
         self.messages += new
         return new
 
-    def wait_for(self, key: str, value: str | None = None, timeout: float = 30.0) -> Message:
+    def wait_for(self, key: str, value: str | None = None, timeout: float = 30.0, after: Message | None = None) -> Message:
+        """The first message carrying ``key`` (= ``value``) that arrived after ``after`` (default: any)."""
         deadline = time.monotonic() + timeout
-        seen = len(self.messages)
+        seen = self.messages.index(after) + 1 if after is not None else 0
         while True:
             for message in self.messages[seen:]:
                 if key in message.fields and (value is None or message.fields[key] == value):

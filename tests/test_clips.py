@@ -107,9 +107,10 @@ def test_a_rule_allowed_to_keep_speech_gets_its_clip(ring, tmp_path):
     assert allowed.clip_path is not None and refused.clip_path is None
 
 
-def test_flush_at_shutdown_writes_what_has_arrived(ring, tmp_path):
-    recorder = ClipRecorder(ClipsConfig(enabled=True), tmp_path, {"room": RingBuffer(40 * RATE, RATE)})
-    recorder._rings["room"].write(stream(17.0, 11.0, 14.0), T0)  # stopped 3 s into the post-roll
+def test_flush_at_shutdown_writes_what_has_arrived(tmp_path):
+    ring = RingBuffer(40 * RATE, RATE)
+    ring.write(stream(17.0, 11.0, 14.0), T0)  # stopped 3 s into the post-roll
+    recorder = ClipRecorder(ClipsConfig(enabled=True), tmp_path, {"room": ring})
     windows(recorder, until=17.0)
     recorder.add(alert(onset=10.0, fired=15.0))
     assert recorder.poll() == []

@@ -66,6 +66,7 @@ def test_mqtt_section_maps_to_the_sink_settings_and_hides_the_password():
     config = parse("sources: [{id: a, mic: x}]\nmqtt: {host: broker.lan, port: 1884, username: u, password: s3cret}\n")
     assert config.mqtt is not None
     assert (config.mqtt.host, config.mqtt.port, config.mqtt.password) == ("broker.lan", 1884, "s3cret")
+    assert config.mqtt.health_interval == 0  # the daemon paces health reports itself
     assert "s3cret" not in repr(config.mqtt) and "s3cret" not in repr(config)
 
 
@@ -158,3 +159,14 @@ def test_the_example_config_passes_its_own_check(tmp_path):
     assert checked.returncode == 0, checked.stderr
     config = load_config(path, ENV)
     assert config.sources and config.rules == tmp_path / "rules.yaml"
+
+
+def test_config_check_also_checks_the_rules_against_the_model(tmp_path, tiny_model):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"sources: [{{id: a, mic: default}}]\nmodel: {{path: {tiny_model}}}\n")
+    (tmp_path / "rules.yaml").write_text("rules:\n  - {name: r, sound: low}\n")
+    result = run_cli("config", "--check", str(config))
+    assert result.returncode == 0 and f"{tmp_path / 'rules.yaml'}: 1 rules OK for tiny-test-model" in result.stdout
+    (tmp_path / "rules.yaml").write_text("rules:\n  - {name: r, sound: glass}\n")
+    result = run_cli("config", "--check", str(config))
+    assert result.returncode == 2 and f"{tmp_path / 'rules.yaml'}:2: unknown sound 'glass'" in result.stderr

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from monitor.errors import UserError
-from monitor.evaluate.clip_metrics import best_threshold, clip_scores, confusion, macro_f1, per_class, threshold_scores
+from monitor.evaluate.clip_metrics import (
+    best_threshold, clip_scores, collapse, confusion, macro_f1, per_class, threshold_scores,
+)
 from monitor.evaluate.events import Detection, Event, background_hours, match, merge, read_annotations, write_annotations
 from monitor.evaluate.report import clip_report
 
@@ -98,3 +100,11 @@ def test_annotations_round_trip_and_bad_rows_are_user_errors(tmp_path):
     path.write_text("one,two,glass\n")
     with pytest.raises(UserError, match="must be numbers"):
         read_annotations(path)
+
+
+def test_collapse_merges_background_labels_and_sums_their_scores():
+    scores = np.array([[0.5, 0.3, 0.2], [0.1, 0.2, 0.7]])
+    new_scores, y, labels = collapse(scores, np.array([1, 2]), ("glass", "hum", "rain"), {"hum", "rain"})
+    assert labels == ("glass", "any_background")
+    assert np.allclose(new_scores, [[0.5, 0.5], [0.1, 0.9]])
+    assert y.tolist() == [1, 1]

@@ -1,12 +1,16 @@
 """The log-mel extractor matches librosa, incrementally and in one go."""
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import librosa
 import numpy as np
 import pytest
 
 from monitor.features.logmel import StreamingLogMel, logmel
+from monitor.features.melbank import mel_filterbank
 from monitor.features.params import FeatureParams
 
 RATE = 22050
@@ -81,3 +85,26 @@ def test_top_db_clamps_relative_to_the_window_peak():
     y[: len(y) // 2] = 0  # digital silence in half the window
     m = logmel(y, params)
     assert m.min() == pytest.approx(m.max() - params.top_db, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "rate, n_fft, n_mels, fmin, fmax",
+    [(22050, 2048, 128, 0.0, None), (16000, 512, 40, 50.0, 7000.0), (44100, 4096, 64, 20.0, 16000.0), (8000, 256, 20, 1500.0, None)],
+)
+def test_filterbank_is_librosas_value_for_value(rate, n_fft, n_mels, fmin, fmax):
+    ours = mel_filterbank(rate, n_fft, n_mels, fmin, fmax)
+    theirs = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_the_live_feature_path_does_not_load_librosa_or_scipy():
+    # Importing librosa (with scipy and numba) costs the daemon ~130 MB of resident memory.
+    code = (
+        "import sys; from monitor.features.logmel import StreamingLogMel; from monitor.features.params import FeatureParams; "
+        "StreamingLogMel(FeatureParams()).feed(__import__('numpy').zeros(30000, 'float32')); "
+        "print(sorted(m for m in ('librosa', 'scipy', 'numba') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    assert out.stdout.strip() == "[]"

@@ -66,3 +66,13 @@ def test_a_vanished_socket_never_raises(tmp_path):
     sock.close()
     (tmp_path / "notify").unlink()
     assert notifier.ready() is False
+
+
+def test_a_receiver_that_stops_reading_never_blocks_the_sender(tmp_path):
+    sock = NotifySocket(tmp_path / "notify")  # bound, but never read below
+    notifier = Notifier(sock.address)
+    start = time.monotonic()
+    sent = [notifier.status(f"message {i}") for i in range(5000)]
+    assert time.monotonic() - start < 2.0
+    assert sent[0] and not all(sent)  # the queue filled up; the rest were dropped, not waited for
+    sock.close()

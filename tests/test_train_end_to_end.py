@@ -60,6 +60,8 @@ def test_training_writes_a_test_report_with_confusion_matrices(trained):
     text = (report_dir / "test-report.md").read_text()
     assert "macro-F1" in text and "| low |" in text
     assert (report_dir / "test-report-1.png").stat().st_size > 1000
+    card = (report_dir / "MODEL_CARD.md").read_text()
+    assert "| silence |" in card and "synthetic room tone" in card and "--seed 3" in card
 
 
 def test_nothing_usable_is_a_one_line_error(tmp_path):

@@ -17,8 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "config",
         help="check a daemon config file or print an example",
-        description="Validate the config file of 'sound-monitor run --config FILE' (every problem, with its line), "
-        "or print a commented example to start from.",
+        description="Validate the config file of 'sound-monitor run --config FILE' (every problem, with its line; "
+        "with the model present, its rules files too), or print a commented example to start from.",
     )
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--check", type=Path, metavar="FILE", help="validate FILE; exit 0 if valid, 2 if not")
@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     print(summary(config))
     for note in missing_files(config):
         print(f"note: {note}")
+    for line in check_rules(config):
+        print(line)
     return 0
 
 
@@ -45,6 +47,22 @@ def summary(config: Config) -> str:
         f"{config.path}: OK: {len(config.sources)} source(s): {sources}; model {config.model.path}; "
         f"rules {config.rules}; state {config.state_dir}; mqtt {mqtt}; clips {clips}"
     )
+
+
+def check_rules(config: Config) -> list[str]:
+    """With the model present, validate every rules file against its labels (RulesError: exit 2)."""
+    if not config.model.path.is_file():
+        return []
+    from monitor.model.runner import ModelRunner
+    from monitor.rules import load_rules
+
+    model = ModelRunner(config.model.path)
+    paths = dict.fromkeys(config.rules_for(s) for s in config.sources)
+    return [
+        f"{path}: {len(load_rules(path, model.labels, model.metadata.thresholds).rules)} rules OK for {model.metadata.name}"
+        for path in paths
+        if path.is_file()
+    ]
 
 
 def missing_files(config: Config) -> list[str]:

@@ -41,6 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rules", type=Path, default=None, metavar="YAML",
                    help="score alerts of this rules file (default: one plain rule per alert label, measuring the detector)")
     p.add_argument("--mode", default="away", help="mode the rules run in for event level (default: %(default)s)")
+    p.add_argument("--calibrate", type=float, default=None, metavar="FA_PER_HOUR",
+                   help="instead of evaluating: build streams from DATA's --folds (use validation folds, never test folds), "
+                   "pick per-label thresholds for at most FA_PER_HOUR false alarms per hour of background "
+                   "(never below the model's current thresholds) and write them into --model")
     p.add_argument("--hop", type=float, default=0.5, help="window hop in seconds for event level (default: %(default)s)")
     p.add_argument("--ignore", default=None,
                    help="comma-separated labels that never alert (default: the label map's background labels and silence)")
@@ -63,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     label_map = label_map_from_arg(args.labels)
     ignore = set(args.ignore.split(",")) if args.ignore else set(label_map.background) | {label_map.silence or ""}
     args.report_dir.mkdir(parents=True, exist_ok=True)
+    if args.calibrate is not None:
+        return calibrate_thresholds(args, runner, label_map, ignore)
     parts = [f"# Evaluation of {runner.path.name} ({runner.metadata.name})\n"]
     if args.data is not None:
         parts.append(clip_level(args, runner, label_map))
@@ -90,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def clip_level(args: argparse.Namespace, runner: ModelRunner, label_map) -> str:  # type: ignore[no-untyped-def]
+    from monitor.evaluate.clip_metrics import collapse
     from monitor.evaluate.clips import evaluate_clips
+    from monitor.evaluate.report import clip_report
     from monitor.train.augment import WindowMaker
     from monitor.train.cache import FeatureCache
     from monitor.train.dataset import load_dataset, skip_report
@@ -115,10 +123,15 @@ def clip_level(args: argparse.Namespace, runner: ModelRunner, label_map) -> str:
     silence = label_map.silence if label_map.silence in labels else None
     reports = []
     for variant, title in (("full", "full band"), ("band", "band-limited (8/11.025/16 kHz recordings)")):
-        report, _, _ = evaluate_clips(runner.predict, maker, feats, labels, runner.metadata.thresholds,
-                                      f"{title}, folds {sorted(folds)}", variant, silence, N_SILENCE_EVAL, seed=3)
-        print(f"{report.title}: accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
+        report, scores, y = evaluate_clips(runner.predict, maker, feats, labels, runner.metadata.thresholds,
+                                           f"{title}, folds {sorted(folds)}", variant, silence, N_SILENCE_EVAL, seed=3)
         reports.append(report)
+        c_scores, c_y, c_labels = collapse(scores, y, labels, set(label_map.background) | {silence or ""})
+        if c_labels != labels:
+            reports.append(clip_report(f"{report.title}; background labels and silence merged", c_scores, c_y, c_labels,
+                                       runner.metadata.thresholds))
+    for report in reports:
+        print(f"{report.title}: accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
     parts = []
     for n, report in enumerate(reports, 1):
         png = f"confusion-{n}.png"
@@ -149,3 +162,31 @@ def make_streams(args: argparse.Namespace, runner: ModelRunner, label_map, ignor
     mixtures = build_mixtures(events, backgrounds, args.make_streams, runner.metadata.features.sample_rate, seed=args.seed)
     print(f"built {len(mixtures)} streams ({sum(m.duration for m in mixtures) / 3600:.2f} h) in {args.make_streams}")
     return args.make_streams
+
+
+def calibrate_thresholds(args: argparse.Namespace, runner: ModelRunner, label_map, ignore: set[str]) -> int:  # type: ignore[no-untyped-def]
+    try:
+        from monitor.evaluate.calibrate import calibrate, stream_scores, write_thresholds
+    except ImportError as exc:
+        raise UserError(f"--calibrate writes the model file and needs onnx ({exc.name} is missing): pip install -e .[train]") from None
+    from monitor.evaluate.streams import find_recordings
+
+    if args.data is None:
+        raise UserError("--calibrate needs the data folder (its --folds give the validation streams)")
+    if args.calibrate <= 0:
+        raise UserError("--calibrate needs a positive number of false alarms per hour")
+    args.make_streams = args.make_streams or args.report_dir / "calibration-streams"
+    folder = make_streams(args, runner, label_map, ignore)
+    streams = [stream_scores(runner, audio, sidecar, args.hop) for audio, sidecar in find_recordings(folder)]
+    alert = {label for label in runner.labels if label not in ignore}
+    chosen = calibrate(streams, runner.labels, alert, runner.metadata.thresholds, args.calibrate)
+    lines = [f"# Thresholds calibrated for <= {args.calibrate:g} false alarms/h on folds {sorted(set(args.folds or [4]))}", "",
+             "| label | old threshold | new threshold | FA / h | event recall |", "|---|---:|---:|---:|---:|"]
+    for label, (t, fa, recall) in chosen.items():
+        lines.append(f"| {label} | {runner.metadata.thresholds.get(label, 0.5):.3f} | {t:.3f} | {fa:.2f} | {recall:.3f} |")
+    path = runner.path
+    write_thresholds(path, {label: t for label, (t, _, _) in chosen.items()})
+    (args.report_dir / "calibration.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"thresholds written into {path}")
+    return 0

@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=30, help="epochs (default: %(default)s)")
     p.add_argument("--batches-per-epoch", type=int, default=32, help="batches per epoch (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=64, help="windows per batch (default: %(default)s)")
+    p.add_argument("--balance", type=float, default=0.5,
+                   help="label sampling weight = clips**BALANCE: 0 = every label equally often (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (default: %(default)s)")
     p.set_defaults(func=run)
@@ -49,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from monitor.train.run import TrainOptions, run_training
     from monitor.train.trainer import TrainConfig
 
+    if not 0 <= args.balance <= 1:
+        raise UserError("--balance must be between 0 and 1")
     for name in ("epochs", "batches_per_epoch", "batch_size", "threads"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         val_folds=val,
         test_folds=test,
         config=TrainConfig(epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
-                           seed=args.seed, threads=args.threads),
+                           seed=args.seed, threads=args.threads, balance=args.balance),
         name=args.out.stem,
         command="sound-monitor " + shlex.join(sys.argv[1:]),
     )

@@ -5,7 +5,8 @@ abstract namespace; ``$WATCHDOG_USEC`` and ``$WATCHDOG_PID``); gives a
 :class:`Notifier` that sends ``READY=1``, ``STATUS=...``, ``WATCHDOG=1``,
 ``RELOADING=1`` (with ``MONOTONIC_USEC``, as ``Type=notify-reload`` in systemd >= 253
 requires) and ``STOPPING=1``. Without ``$NOTIFY_SOCKET`` (not run by systemd) every
-call is a no-op. Sending never raises: a lost notification must not stop monitoring.
+call is a no-op. Sending never raises and never blocks: a lost notification must not
+stop monitoring.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Notifier:
             # A leading '@' means Linux's abstract namespace: the name starts with a NUL byte.
             self._address = "\0" + address[1:] if address.startswith("@") else address
             self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Never block the processing loop: if the receiver's queue is full, the message is dropped.
+            self._socket.setblocking(False)
         self._last_ping = float("-inf")
 
     @classmethod

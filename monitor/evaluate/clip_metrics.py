@@ -90,3 +90,15 @@ def threshold_scores(scores: np.ndarray, y_true: np.ndarray, labels: tuple[str, 
         p, r, f = _prf(float(np.sum(detected & positive)), float(np.sum(detected & ~positive)), float(np.sum(~detected & positive)))
         out.append(ClassScores(label, int(positive.sum()), p, r, f))
     return out
+
+
+def collapse(scores: np.ndarray, y_true: np.ndarray, labels: tuple[str, ...], merged: set[str],
+             name: str = "any_background") -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Merge ``merged`` labels into one (scores summed): confusions among them stop counting."""
+    keep = [label for label in labels if label not in merged]
+    gone = [labels.index(label) for label in labels if label in merged]
+    if not gone:
+        return scores, y_true, labels
+    new_scores = np.concatenate([scores[:, [labels.index(k) for k in keep]], scores[:, gone].sum(axis=1, keepdims=True)], axis=1)
+    mapping = np.array([keep.index(label) if label in keep else len(keep) for label in labels])
+    return new_scores, mapping[y_true], tuple(keep) + (name,)

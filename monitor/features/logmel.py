@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from monitor.features.melbank import mel_filterbank
 from monitor.features.params import FeatureParams
 
 AMIN = 1e-10  # librosa.power_to_db's default floor
@@ -20,19 +21,11 @@ class MelFrames:
     """Turns a contiguous run of samples into dB mel frames (one frame per hop)."""
 
     def __init__(self, params: FeatureParams) -> None:
-        import librosa  # imported here: only the filterbank needs it
-
         self.params = params
         n = np.arange(params.n_fft)
         # Periodic Hann, as scipy.signal.get_window('hann', n_fft, fftbins=True) in librosa.
         self._window = (0.5 - 0.5 * np.cos(2 * np.pi * n / params.n_fft)).astype(np.float32)
-        self._basis = librosa.filters.mel(
-            sr=params.sample_rate,
-            n_fft=params.n_fft,
-            n_mels=params.n_mels,
-            fmin=params.fmin,
-            fmax=params.fmax,
-        ).astype(np.float32)
+        self._basis = mel_filterbank(params.sample_rate, params.n_fft, params.n_mels, params.fmin, params.fmax)
 
     def compute(self, samples: np.ndarray) -> np.ndarray:
         """dB mel frames for every full ``n_fft`` frame of ``samples`` at hop spacing.

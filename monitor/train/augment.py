@@ -2,7 +2,8 @@
 
 Takes cached clip features (unfloored dB) and synthetic room tones; gives
 (n_mels, n_frames) dB windows with the runtime's per-window top-dB floor applied.
-Training windows are augmented: random crop or random position, gain, a
+Clips are trimmed to their sounding part first. Training windows are augmented:
+random crop or random position, gain, a
 camera-like band-limited variant, mixing with a background clip at a random
 event-to-background ratio and with room tone (all in the mel-power domain, where
 independent sounds add), a random smooth EQ and SpecAugment masks. Evaluation
@@ -64,6 +65,20 @@ def loop_to(power: np.ndarray, n_frames: int, offset: int) -> np.ndarray:
     return power[:, offset % max(1, power.shape[1] - n_frames + 1) :][:, :n_frames]
 
 
+def trim(power: np.ndarray, range_db: float = 50.0) -> np.ndarray:
+    """The frames from the first to the last within ``range_db`` of the loudest frame.
+
+    Many clips are an event followed (or preceded) by digital silence; trimming lets
+    training place the event anywhere in the window, as a stream does, instead of
+    always where the clip happened to have it.
+    """
+    frame = power.sum(axis=0)
+    active = np.flatnonzero(frame >= frame.max() * 10 ** (-range_db / 10))
+    if len(active) == 0:
+        return power
+    return power[:, active[0] : active[-1] + 1]
+
+
 def active_energy(power: np.ndarray) -> float:
     """Mean power of the frames within 20 dB of the loudest (the event, not its padding)."""
     frame = power.sum(axis=0)
@@ -97,7 +112,7 @@ class WindowMaker:
             return self._mask(to_db(power, self.top_db), rng)
         band = rng.random() < c.p_band
         source = feats.band if band else feats.full
-        power = to_power(source)
+        power = trim(to_power(source))
         t = power.shape[1]
         offset = int(rng.integers(0, abs(t - self.n_frames) + 1))
         power = fit(power, self.n_frames, offset) * 10 ** (rng.uniform(*c.gain_db) / 10)
@@ -137,7 +152,7 @@ class WindowMaker:
 
     def eval_windows(self, feats: ClipFeatures, variant: str = "full") -> np.ndarray:
         """Deterministic windows covering a clip (centred if short), over a quiet room-tone floor."""
-        power = to_power(feats.band if variant == "band" else feats.full)
+        power = trim(to_power(feats.band if variant == "band" else feats.full))
         t, n = power.shape[1], self.n_frames
         if t <= n:
             starts = [(n - t) // 2]

@@ -18,13 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from monitor.errors import UserError
-from monitor.evaluate.clip_metrics import best_threshold, clip_scores
+from monitor.evaluate.clip_metrics import best_threshold, clip_scores, collapse
 from monitor.evaluate.clips import build_eval_set, evaluate_clips, write_reports
+from monitor.evaluate.report import clip_report
 from monitor.features.params import FeatureParams
 from monitor.model.metadata import ModelMetadata
 from monitor.model.runner import ModelRunner
 from monitor.train.augment import WindowMaker
 from monitor.train.cache import FeatureCache
+from monitor.train.card import model_card
 from monitor.train.dataset import Skipped, load_dataset, require_usable, skip_report
 from monitor.train.labelmap import LabelMap
 from monitor.train.model import count_macs
@@ -145,11 +147,17 @@ def run_training(opts: TrainOptions, log=print) -> dict:
     if test:
         for variant, title in (("full", "held-out test folds, full band"),
                                ("band", "held-out test folds, band-limited (8/11.025/16 kHz recordings)")):
-            report, _, _ = evaluate_clips(runner.predict, maker, test, labels, thresholds,
-                                          f"{title}, folds {sorted(opts.test_folds)}", variant,
-                                          dataset.silence, N_SILENCE_EVAL, seed=3)
+            report, scores, y = evaluate_clips(runner.predict, maker, test, labels, thresholds,
+                                               f"{title}, folds {sorted(opts.test_folds)}", variant,
+                                               dataset.silence, N_SILENCE_EVAL, seed=3)
             reports.append(report)
             log(f"{title}: accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
+            quiet = set(opts.label_map.background) | {dataset.silence or ""}
+            c_scores, c_y, c_labels = collapse(scores, y, labels, quiet)
+            if c_labels != labels:
+                merged = clip_report(f"{report.title}; background labels and silence merged", c_scores, c_y, c_labels, thresholds)
+                reports.append(merged)
+                log(f"{merged.title}: accuracy {merged.accuracy:.3f}, macro-F1 {merged.macro_f1:.3f}")
     summary = {
         "model": str(opts.out),
         "labels": list(labels),
@@ -171,7 +179,10 @@ def run_training(opts: TrainOptions, log=print) -> dict:
     }
     opts.report_dir.mkdir(parents=True, exist_ok=True)
     (opts.report_dir / "training.json").write_text(json.dumps(summary, indent=2, default=str))
+    results_md = "(no test folds)"
     if reports:
-        write_reports(reports, opts.report_dir, "test-report", f"# Clip-level results: {opts.name}\n")
+        path = write_reports(reports, opts.report_dir, "test-report", f"# Clip-level results: {opts.name}\n")
+        results_md = path.read_text()
+    (opts.report_dir / "MODEL_CARD.md").write_text(model_card(summary, opts.label_map, opts.data.name, results_md))
     log(f"report in {opts.report_dir}; total {(time.monotonic() - started) / 60:.1f} min")
     return summary

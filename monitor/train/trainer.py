@@ -33,6 +33,9 @@ class TrainConfig:
     mixup_p: float = 0.5
     mixup_alpha: float = 0.4
     label_smoothing: float = 0.05
+    # Label sampling weight = (training clips) ** balance: 0 draws every label equally often,
+    # 0.5 gives the broad background labels (dozens of source labels) more turns than rare events.
+    balance: float = 0.5
     seed: int = 0
     threads: int = 2
 
@@ -57,25 +60,32 @@ class Trainer:
         self.labels = labels
         self.silence = silence
         self.maker = maker
-        self.by_label: dict[int, list[ClipFeatures]] = {}
+        # label -> source label -> clips: a merged label's source labels take equal turns.
+        self.by_label: dict[int, dict[str, list[ClipFeatures]]] = {}
         for f in train:
-            self.by_label.setdefault(labels.index(f.clip.label), []).append(f)
+            self.by_label.setdefault(labels.index(f.clip.label), {}).setdefault(f.clip.source_label, []).append(f)
         self.label_ids = sorted(self.by_label) + ([labels.index(silence)] if silence else [])
+        sizes = [sum(len(c) for c in self.by_label[i].values()) for i in sorted(self.by_label)]
+        if silence:
+            sizes.append(int(np.median(sizes)))
+        weights = np.array(sizes, np.float64) ** config.balance
+        self.label_p = weights / weights.sum()
         torch.manual_seed(config.seed)
         torch.set_num_threads(config.threads)
         self.rng = np.random.default_rng(config.seed)
         self.model = SoundCNN(len(labels))
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Class-balanced batch: each window's label is drawn uniformly, then a clip of it."""
+        """Balanced batch: a label (weighted by ``balance``), a source label of it, then a clip."""
         n, k = self.config.batch_size, len(self.labels)
         windows, target = [], np.zeros((n, k), np.float32)
         for i in range(n):
-            label = self.label_ids[self.rng.integers(len(self.label_ids))]
+            label = self.label_ids[self.rng.choice(len(self.label_ids), p=self.label_p)]
             if self.silence and label == self.labels.index(self.silence):
                 windows.append(self.maker.train_window(None, self.rng, silence=True))
             else:
-                clips = self.by_label[label]
+                sources = self.by_label[label]
+                clips = sources[sorted(sources)[self.rng.integers(len(sources))]]
                 windows.append(self.maker.train_window(clips[self.rng.integers(len(clips))], self.rng))
             target[i, label] = 1.0
         x = np.stack(windows)[:, None]

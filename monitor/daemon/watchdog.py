@@ -1,0 +1,82 @@
+"""When to ping systemd's watchdog: only from the processing loop, and only while it is doing its job.
+
+Takes the notifier, the sources and the time each last produced a window; gives
+:class:`LoopWatchdog`, whose :meth:`~LoopWatchdog.beat` runs inside the pipeline's loop
+(every source read passes through :class:`Heartbeat`) and pings when every source is
+accounted for: it produced a window recently, or it has ended, or it reports an outage
+it is already handling itself (an unplugged microphone being reopened with backoff, a
+stream being restarted) — that outage shows in health and MQTT, and restarting the
+service would not bring the device back sooner. A source that says it is fine but
+delivers no windows (a hung stream, a stuck pipeline) stops the pings, and so does a
+processing loop that stops reading at all; systemd then restarts the service.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from monitor.audio.source import AudioBlock, AudioSource, SourceStats
+from monitor.daemon.sdnotify import Notifier
+
+CHECK_EVERY = 0.25  # seconds between checks inside the loop (it spins ~100 times a second)
+
+
+class LoopWatchdog:
+    def __init__(self, notifier: Notifier, sources: Sequence[AudioSource], fresh_seconds: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.notifier = notifier
+        self.sources = list(sources)
+        self.fresh_seconds = fresh_seconds  # a window younger than this counts as "processing"
+        self._clock = clock
+        self._last_window: dict[str, float] = {}
+        self._next_check = 0.0
+
+    def window(self, source_id: str) -> None:
+        """A window of this source was processed."""
+        self._last_window[source_id] = self._clock()
+
+    def healthy(self) -> bool:
+        now = self._clock()
+        for source in self.sources:
+            fresh = now - self._last_window.get(source.id, float("-inf")) <= self.fresh_seconds
+            if not (fresh or source.finished or not source.stats().ok):
+                return False
+        return True
+
+    def beat(self) -> None:
+        """Called from the processing loop; pings (rate-limited by the notifier) when healthy."""
+        if self.notifier.watchdog_seconds is None:
+            return
+        now = self._clock()
+        if now < self._next_check:
+            return
+        self._next_check = now + CHECK_EVERY
+        if self.healthy():
+            self.notifier.watchdog(now)
+
+
+class Heartbeat(AudioSource):
+    """A source seen through the watchdog: each read by the processing loop is a heartbeat."""
+
+    def __init__(self, inner: AudioSource, watchdog: LoopWatchdog) -> None:
+        super().__init__(inner.id, inner.sample_rate, inner.channels)
+        self.inner = inner
+        self._watchdog = watchdog
+
+    def start(self) -> None:
+        self.inner.start()
+
+    def read(self) -> AudioBlock | None:
+        self._watchdog.beat()
+        return self.inner.read()
+
+    @property
+    def finished(self) -> bool:
+        return self.inner.finished
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def stats(self) -> SourceStats:
+        return self.inner.stats()

@@ -1,0 +1,89 @@
+"""Per-label thresholds for a false-alarm budget, from validation streams.
+
+Takes annotated validation recordings (events inserted into background, see
+:mod:`monitor.evaluate.mixtures`) and a model; runs them through the streaming
+pipeline once, keeps every window's scores, and gives per label the lowest
+threshold (not below a floor, e.g. the clip-level F1 threshold) at which a plain
+detector (alert when the score crosses the threshold) raises at most
+``max_per_hour`` false alarms per hour of background. Then the thresholds can be
+written into the model file's metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from monitor.audio.open import open_source
+from monitor.evaluate.events import Event, background_hours, read_annotations
+from monitor.model.metadata import ModelMetadata
+from monitor.model.runner import ModelRunner
+from monitor.pipeline import Pipeline
+
+GRID = np.round(np.arange(0.2, 0.99, 0.01), 2)
+
+
+@dataclass
+class StreamScores:
+    ends: np.ndarray  # window end times (s)
+    scores: np.ndarray  # (windows, labels)
+    events: list[Event]
+    duration: float
+
+
+def stream_scores(runner: ModelRunner, audio: Path, sidecar: Path, hop_seconds: float) -> StreamScores:
+    source = open_source(str(audio), runner.metadata.features.sample_rate, realtime=False, source_id=audio.stem)
+    ends, rows = [], []
+    for p in Pipeline([source], runner, hop_seconds=hop_seconds).run():
+        ends.append(p.end)
+        rows.append([p.scores.get(label, 0.0) for label in runner.labels])
+    return StreamScores(np.array(ends), np.array(rows).reshape(-1, len(runner.labels)), read_annotations(sidecar),
+                        max(ends, default=0.0))
+
+
+def false_alarms(s: StreamScores, index: int, label: str, threshold: float, tolerance: float = 5.0) -> tuple[int, int]:
+    """(false alarms, events detected) of a crossing detector on one stream."""
+    active = s.scores[:, index] >= threshold
+    rising = s.ends[active & ~np.concatenate([[False], active[:-1]])]
+    mine = [e for e in s.events if e.label == label]
+    fa = sum(1 for t in rising if not any(e.onset <= t <= e.offset + tolerance for e in mine))
+    hits = sum(1 for e in mine if any(e.onset <= t <= e.offset + tolerance for t in rising))
+    return fa, hits
+
+
+def calibrate(streams: list[StreamScores], labels: tuple[str, ...], alert_labels: set[str],
+              floors: dict[str, float], max_per_hour: float) -> dict[str, tuple[float, float, float]]:
+    """label -> (threshold, false alarms per hour, event recall) on the validation streams."""
+    hours = sum(background_hours(s.duration, s.events) for s in streams)
+    out = {}
+    for i, label in enumerate(labels):
+        if label not in alert_labels:
+            continue
+        events = sum(1 for s in streams for e in s.events if e.label == label)
+        for t in [g for g in GRID if g >= floors.get(label, 0.0)] or [GRID[-1]]:
+            counts = [false_alarms(s, i, label, float(t)) for s in streams]
+            fa, hits = sum(c[0] for c in counts), sum(c[1] for c in counts)
+            if hours and fa / hours <= max_per_hour:
+                break
+        out[label] = (float(t), fa / hours if hours else 0.0, hits / events if events else 0.0)
+    return out
+
+
+def write_thresholds(path: Path, thresholds: dict[str, float]) -> None:
+    """Replace the ``thresholds`` metadata of an ONNX model file in place."""
+    runner = ModelRunner(path)
+    md = runner.metadata
+    merged = {**md.thresholds, **thresholds}
+    props = ModelMetadata(md.labels, md.features, md.activation, merged, md.info).to_props()
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    for key, value in props.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    tmp = path.with_suffix(".tmp.onnx")
+    onnx.save(model, str(tmp))
+    tmp.replace(path)
+    ModelRunner(path)  # still loads and validates

@@ -1,0 +1,45 @@
+"""The daemon and a real mosquitto: alerts with their clip path, health with the backlog, offline on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from daemon_support import DaemonProcess, scene, write_config
+from mqtt_fixtures import Subscriber, broker  # noqa: F401 (fixture)
+
+
+def test_alerts_health_and_availability_reach_the_broker(tmp_path, tiny_model, broker):  # noqa: F811
+    scene(tmp_path / "scene.wav", seconds=20, sound=(6.0, 9.0))
+    prefix = "sound-monitor/testnode"
+    subscriber = Subscriber(broker, f"{prefix}/#")
+    config = write_config(
+        tmp_path, tiny_model, "{id: room, file: scene.wav, realtime: true}",
+        f"mqtt: {{host: {broker.host}, port: {broker.port}, node_id: testnode, state_interval: 0}}\n"
+        "clips: {enabled: true, pre_seconds: 1, post_seconds: 1}\n",
+    )  # fmt: skip
+    daemon = DaemonProcess(config)
+    try:
+        assert subscriber.wait_for(lambda s: s.last_payload(f"{prefix}/availability") == b"online", 20)
+        assert subscriber.wait_for(lambda s: s.on(f"{prefix}/alert"), 25), daemon.log()
+        alert = subscriber.on(f"{prefix}/alert")[0].json()
+        assert alert["rule"] == "low_sound" and alert["source"] == "room"
+        assert alert["clip_path"] and Path(alert["clip_path"]).is_file()
+        assert subscriber.wait_for(lambda s: s.last_payload(f"{prefix}/rule/low_sound/state") == b"ON", 5)
+        assert subscriber.wait_for(lambda s: s.on(f"{prefix}/health"), 5)
+        health = json.loads(subscriber.on(f"{prefix}/health")[-1].payload)
+        assert health["sources"]["room"]["ok"] is True and health["backlog"] == 0
+        assert health["mode"] == "home" and health["windows"] > 0 and health["model"] == "tiny-test-model"
+        cpus = [json.loads(m.payload).get("cpu") for m in subscriber.on(f"{prefix}/health")]
+        assert any(isinstance(c, float) and 0 <= c < 2 for c in cpus)  # cores used by the daemon
+        assert subscriber.on(f"{prefix}/state")  # live level and top labels
+        # Home Assistant sets the mode: the rules follow it and health reports it.
+        subscriber.client.publish(f"{prefix}/mode/set", "away", qos=1)
+        assert subscriber.wait_for(lambda s: s.last_payload(f"{prefix}/mode") == b"away", 5)
+        assert subscriber.wait_for(lambda s: json.loads(s.on(f"{prefix}/health")[-1].payload)["mode"] == "away", 5)
+        code, seconds = daemon.terminate()
+        assert code == 0 and seconds < 5, daemon.log()
+        assert subscriber.wait_for(lambda s: s.last_payload(f"{prefix}/availability") == b"offline", 5)
+    finally:
+        daemon.close()
+        subscriber.close()

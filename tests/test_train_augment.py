@@ -1,0 +1,57 @@
+"""Training and evaluation windows: shapes, the runtime's top-dB floor, event placement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from monitor.train.augment import WindowMaker, trim
+from monitor.train.cache import ClipFeatures
+from monitor.train.dataset import Clip
+
+
+def feats(frames: int, loud: slice) -> ClipFeatures:
+    db = np.full((128, frames), -100.0, np.float32)
+    db[:, loud] = -20.0
+    clip = Clip(Path(f"x{frames}.wav"), "glass", "glass", 1, "g")
+    return ClipFeatures(clip, db.astype(np.float16), db.astype(np.float16))
+
+
+def maker() -> WindowMaker:
+    rng = np.random.default_rng(0)
+    tones = [np.full((128, 216), -80.0 + rng.uniform(-5, 5), np.float32) for _ in range(5)]
+    return WindowMaker(216, 80.0, tones, [feats(300, slice(0, 300))])
+
+
+def test_trim_drops_the_silent_padding_around_an_event():
+    power = np.full((4, 100), 1e-10)
+    power[:, 30:40] = 1.0
+    assert trim(power).shape == (4, 10)
+
+
+def test_training_windows_have_the_window_shape_and_the_top_db_floor():
+    m, rng = maker(), np.random.default_rng(1)
+    for f in (feats(40, slice(0, 20)), feats(216, slice(0, 30)), feats(500, slice(100, 400))):
+        w = m.train_window(f, rng)
+        assert w.shape == (128, 216) and w.dtype == np.float32
+        assert w.max() - w.min() <= 80.0 + 1e-3
+    assert m.train_window(None, rng, silence=True).shape == (128, 216)
+
+
+def test_a_short_event_lands_anywhere_in_the_training_window():
+    m, rng = maker(), np.random.default_rng(2)
+    event = feats(216, slice(0, 20))  # a 5-s clip whose event sits in its first half second
+    starts = []
+    for _ in range(40):
+        w = m.train_window(event, rng)
+        starts.append(int(np.argmax(w.mean(axis=0) > w.mean() + 10)))
+    assert max(starts) > 100 and min(starts) < 50
+
+
+def test_evaluation_windows_cover_long_clips_and_are_deterministic():
+    m = maker()
+    long = feats(500, slice(0, 500))
+    a, b = m.eval_windows(long), m.eval_windows(long)
+    assert a.shape == (3, 128, 216) and np.array_equal(a, b)
+    assert m.eval_windows(feats(50, slice(0, 50))).shape == (1, 128, 216)
