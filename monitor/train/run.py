@@ -73,6 +73,7 @@ def inference_ms(runner: ModelRunner, window: np.ndarray, repeats: int = 50) -> 
 
 def run_training(opts: TrainOptions, log=print) -> dict:
     started = time.monotonic()
+    commit = git_commit(Path(__file__).resolve().parent)  # the code this run starts with
     dataset = load_dataset(opts.data, opts.label_map)
     cache = FeatureCache(opts.cache_dir, opts.features)
     feats, corrupt = cache.load_all(dataset.clips)
@@ -132,7 +133,7 @@ def run_training(opts: TrainOptions, log=print) -> dict:
                 f"{sorted({f.clip.fold for f in train})} (validation {sorted(opts.val_folds)}, "
                 f"test {sorted(opts.test_folds)}); per label {json.dumps(counts)}; seed {opts.config.seed}"
             ),
-            "git_commit": git_commit(Path(__file__).resolve().parent),
+            "git_commit": commit,
         },
     )
     export_onnx(model, metadata, opts.out)
