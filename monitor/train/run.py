@@ -24,7 +24,7 @@ from monitor.evaluate.report import clip_report
 from monitor.features.params import FeatureParams
 from monitor.model.metadata import ModelMetadata
 from monitor.model.runner import ModelRunner
-from monitor.train.augment import WindowMaker
+from monitor.train.augment import N_SILENCE_EVAL, ROOM_TONE_SEED, ROOM_TONES, WindowMaker
 from monitor.train.cache import FeatureCache
 from monitor.train.card import model_card
 from monitor.train.dataset import Skipped, load_dataset, require_usable, skip_report
@@ -32,9 +32,6 @@ from monitor.train.labelmap import LabelMap
 from monitor.train.model import count_macs
 from monitor.train.trainer import TrainConfig, Trainer, predict_torch
 
-ROOM_TONES = 300
-ROOM_TONE_SEED = 12345
-N_SILENCE_EVAL = 40
 
 
 @dataclass
