@@ -99,3 +99,34 @@ def test_training_is_deterministic_for_a_seed(tmp_path):
     a, b = first_batch_and_weights(), first_batch_and_weights()
     for left, right in zip(a, b):
         assert np.array_equal(left, right)
+
+
+BLOCK_TRAINING_PACKAGES = """
+import builtins, sys
+real = builtins.__import__
+def guard(name, *args, **kwargs):
+    if name.split(".")[0] in ("torch", "onnx"):
+        raise ImportError(f"No module named {name!r}", name=name.split(".")[0])
+    return real(name, *args, **kwargs)
+builtins.__import__ = guard
+from monitor.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_without_pytorch_train_says_how_to_install_and_evaluate_still_works(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    data = write_dataset(tmp_path / "data", per_label=5)
+    train = subprocess.run([sys.executable, "-c", BLOCK_TRAINING_PACKAGES, "train", str(data)], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert train.returncode == 2
+    assert train.stderr.strip().endswith("pip install -e .[train]") and "Traceback" not in train.stderr
+    from tiny_model import make_tiny_model
+
+    model = make_tiny_model(tmp_path / "tiny.onnx")
+    evaluate = subprocess.run([sys.executable, "-c", BLOCK_TRAINING_PACKAGES, "evaluate", str(data), "--model", str(model),
+                               "--labels", "identity", "--folds", "1", "--cache", str(tmp_path / "cache"),
+                               "--report-dir", str(tmp_path / "eval")], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+    assert evaluate.returncode == 0, evaluate.stderr
+    assert (tmp_path / "eval" / "report.md").is_file()

@@ -99,10 +99,9 @@ def clip_level(args: argparse.Namespace, runner: ModelRunner, label_map) -> str:
     from monitor.evaluate.clip_metrics import collapse
     from monitor.evaluate.clips import evaluate_clips
     from monitor.evaluate.report import clip_report
-    from monitor.train.augment import WindowMaker
+    from monitor.train.augment import N_SILENCE_EVAL, ROOM_TONE_SEED, ROOM_TONES, WindowMaker
     from monitor.train.cache import FeatureCache
     from monitor.train.dataset import load_dataset, skip_report
-    from monitor.train.run import N_SILENCE_EVAL, ROOM_TONE_SEED, ROOM_TONES
 
     folds = set(args.folds or [4])
     dataset = load_dataset(args.data, label_map)

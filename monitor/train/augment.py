@@ -19,6 +19,11 @@ import numpy as np
 from monitor.features.logmel import AMIN
 from monitor.train.cache import ClipFeatures
 
+# Shared by training and evaluation so both see the same room tones and silence clips.
+ROOM_TONES = 300
+ROOM_TONE_SEED = 12345
+N_SILENCE_EVAL = 40
+
 
 @dataclass(frozen=True)
 class AugmentConfig:

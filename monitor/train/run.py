@@ -24,7 +24,7 @@ from monitor.evaluate.report import clip_report
 from monitor.features.params import FeatureParams
 from monitor.model.metadata import ModelMetadata
 from monitor.model.runner import ModelRunner
-from monitor.train.augment import WindowMaker
+from monitor.train.augment import N_SILENCE_EVAL, ROOM_TONE_SEED, ROOM_TONES, WindowMaker
 from monitor.train.cache import FeatureCache
 from monitor.train.card import model_card
 from monitor.train.dataset import Skipped, load_dataset, require_usable, skip_report
@@ -32,9 +32,6 @@ from monitor.train.labelmap import LabelMap
 from monitor.train.model import count_macs
 from monitor.train.trainer import TrainConfig, Trainer, predict_torch
 
-ROOM_TONES = 300
-ROOM_TONE_SEED = 12345
-N_SILENCE_EVAL = 40
 
 
 @dataclass
@@ -73,6 +70,7 @@ def inference_ms(runner: ModelRunner, window: np.ndarray, repeats: int = 50) -> 
 
 def run_training(opts: TrainOptions, log=print) -> dict:
     started = time.monotonic()
+    commit = git_commit(Path(__file__).resolve().parent)  # the code this run starts with
     dataset = load_dataset(opts.data, opts.label_map)
     cache = FeatureCache(opts.cache_dir, opts.features)
     feats, corrupt = cache.load_all(dataset.clips)
@@ -132,7 +130,7 @@ def run_training(opts: TrainOptions, log=print) -> dict:
                 f"{sorted({f.clip.fold for f in train})} (validation {sorted(opts.val_folds)}, "
                 f"test {sorted(opts.test_folds)}); per label {json.dumps(counts)}; seed {opts.config.seed}"
             ),
-            "git_commit": git_commit(Path(__file__).resolve().parent),
+            "git_commit": commit,
         },
     )
     export_onnx(model, metadata, opts.out)
