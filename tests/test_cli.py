@@ -136,19 +136,51 @@ def test_hop_outside_0_25_to_5_is_a_usage_error(tmp_path, tiny_model):
     assert result.returncode == 2 and "hop must be between 0.25 and 5" in result.stderr
 
 
-def test_run_without_a_microphone_says_how_to_use_a_file(tiny_model):
+TINY_RULES = """
+version: 1
+rules:
+  - name: high_tone
+    sound: high
+    severity: warning
+"""
+
+
+@pytest.fixture
+def tiny_rules(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(TINY_RULES)
+    return path
+
+
+def run_tiny(tiny_model, tiny_rules, tmp_path, *args, **kwargs):
+    return run_cli("run", "--model", str(tiny_model), "--rules", str(tiny_rules), "--state-dir", str(tmp_path / "state"),
+                   *args, **kwargs)
+
+
+def test_run_without_a_microphone_says_how_to_use_a_file(tiny_model, tiny_rules, tmp_path):
     # No PulseAudio server for this process: PortAudio finds no usable input.
-    result = run_cli("run", "--model", str(tiny_model), env={"PULSE_SERVER": "unix:/nonexistent"})
+    result = run_tiny(tiny_model, tiny_rules, tmp_path, env={"PULSE_SERVER": "unix:/nonexistent"})
     assert result.returncode == 2, result.stderr
     assert "--source FILE" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_run_demo_shows_the_pipeline_on_a_synthetic_scene(tiny_model):
-    result = run_cli("run", "--source", "demo", "--model", str(tiny_model), "--json", "--hop", "5", timeout=60)
+def test_run_demo_shows_the_pipeline_on_a_synthetic_scene(tiny_model, tiny_rules, tmp_path):
+    result = run_tiny(tiny_model, tiny_rules, tmp_path, "--source", "demo", "--json", "--hop", "5", timeout=60)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(rows) == 6  # 30 s of scene at hop 5
-    assert rows[0]["level_dbfs"] < -50 < rows[1]["level_dbfs"]  # quiet room, then the alarm from 6 s
+    windows = [r for r in rows if "event" not in r]
+    assert len(windows) == 6  # 30 s of scene at hop 5
+    assert windows[0]["level_dbfs"] < -50 < windows[1]["level_dbfs"]  # quiet room, then the alarm from 6 s
+
+
+def test_run_applies_the_rules_to_a_file_and_journals_the_alert(tiny_model, tiny_rules, tmp_path):
+    clip = write(tmp_path / "beep.wav", np.concatenate([noise(6.0, RATE, -50), tone(6000, 3.0, RATE)]), RATE)
+    result = run_tiny(tiny_model, tiny_rules, tmp_path, "--source", str(clip))
+    assert result.returncode == 0, result.stderr
+    alerts = [line for line in result.stdout.splitlines() if line.startswith("ALERT")]
+    assert len(alerts) == 1 and "WARNING high_tone" in alerts[0]
+    listed = run_cli("alerts", "--state-dir", str(tmp_path / "state"), "--json")
+    assert [json.loads(line)["rule"] for line in listed.stdout.splitlines()] == ["high_tone"]
 
 
 def test_every_command_has_help():

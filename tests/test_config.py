@@ -66,6 +66,7 @@ def test_mqtt_section_maps_to_the_sink_settings_and_hides_the_password():
     config = parse("sources: [{id: a, mic: x}]\nmqtt: {host: broker.lan, port: 1884, username: u, password: s3cret}\n")
     assert config.mqtt is not None
     assert (config.mqtt.host, config.mqtt.port, config.mqtt.password) == ("broker.lan", 1884, "s3cret")
+    assert config.mqtt.health_interval == 0  # the daemon paces health reports itself
     assert "s3cret" not in repr(config.mqtt) and "s3cret" not in repr(config)
 
 

@@ -3,6 +3,7 @@ RELOADING/READY around SIGHUP (bad rules keep the running ones), clips and journ
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import struct
@@ -187,3 +188,32 @@ def test_sigterm_while_starting_up_is_a_clean_stop(tmp_path, tiny_model, daemons
     code, seconds = daemon.terminate()
     assert code == 0 and seconds < 5, daemon.log()
     assert daemon.events("stopped") and "Traceback" not in daemon.log()
+
+
+def test_a_rules_file_edited_on_disk_is_reloaded_without_a_signal(tmp_path, tiny_model, daemons):
+    scene(tmp_path / "scene.wav", seconds=30)
+    config = write_config(tmp_path, tiny_model, "{id: room, file: scene.wav, realtime: true}")
+    daemon = DaemonProcess(config)
+    daemons.append(daemon)
+    daemon.wait_for_event("ready")
+    (tmp_path / "rules.yaml").write_text(RULES.replace("sound: low", "sound: nothing"))
+    assert "unknown sound 'nothing'" in daemon.wait_for_event("rules_reload_failed", timeout=10)
+    (tmp_path / "rules.yaml").write_text(RULES + "  - {name: mid_sound, sound: mid}\n")
+    assert "reloaded 2 rules (1 unchanged kept their state)" in daemon.wait_for_event("rules_reloaded", timeout=10)
+    code, _ = daemon.terminate()
+    assert code == 0
+
+
+def test_several_sources_share_one_pipeline_and_each_follows_its_own_rules(tmp_path, tiny_model):
+    scene(tmp_path / "a.wav", seconds=16, sound=(5.0, 8.0))
+    scene(tmp_path / "b.wav", seconds=16, sound=(5.0, 8.0))
+    (tmp_path / "b-rules.yaml").write_text(RULES.replace("low_sound", "b_low"))
+    config = write_config(tmp_path, tiny_model, "{id: a, file: a.wav}\n  - {id: b, file: b.wav, rules: b-rules.yaml}")
+    result = run_cli("run", "--config", str(config), timeout=60)  # files end: the daemon stops by itself
+    assert result.returncode == 0, result.stderr
+    with Journal(journal_path(tmp_path / "state")) as journal:
+        alerts = sorted((e.alert.source, e.alert.rule) for e in journal.entries())
+    assert alerts == [("a", "low_sound"), ("b", "b_low")]
+    health = json.loads((tmp_path / "state" / "health.json").read_text())
+    assert set(health["sources"]) == {"a", "b"} and health["stopped"] is True
+    assert health["windows"] == health["inferred"] > 2 * 20  # every window of both files went through the model

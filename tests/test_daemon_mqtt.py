@@ -15,7 +15,7 @@ def test_alerts_health_and_availability_reach_the_broker(tmp_path, tiny_model, b
     subscriber = Subscriber(broker, f"{prefix}/#")
     config = write_config(
         tmp_path, tiny_model, "{id: room, file: scene.wav, realtime: true}",
-        f"mqtt: {{host: {broker.host}, port: {broker.port}, node_id: testnode, health_interval: 0, state_interval: 0}}\n"
+        f"mqtt: {{host: {broker.host}, port: {broker.port}, node_id: testnode, state_interval: 0}}\n"
         "clips: {enabled: true, pre_seconds: 1, post_seconds: 1}\n",
     )  # fmt: skip
     daemon = DaemonProcess(config)
@@ -29,7 +29,9 @@ def test_alerts_health_and_availability_reach_the_broker(tmp_path, tiny_model, b
         assert subscriber.wait_for(lambda s: s.on(f"{prefix}/health"), 5)
         health = json.loads(subscriber.on(f"{prefix}/health")[-1].payload)
         assert health["sources"]["room"]["ok"] is True and health["backlog"] == 0
-        assert health["mode"] == "home" and health["windows"] > 0
+        assert health["mode"] == "home" and health["windows"] > 0 and health["model"] == "tiny-test-model"
+        cpus = [json.loads(m.payload).get("cpu") for m in subscriber.on(f"{prefix}/health")]
+        assert any(isinstance(c, float) and 0 <= c < 2 for c in cpus)  # cores used by the daemon
         assert subscriber.on(f"{prefix}/state")  # live level and top labels
         # Home Assistant sets the mode: the rules follow it and health reports it.
         subscriber.client.publish(f"{prefix}/mode/set", "away", qos=1)

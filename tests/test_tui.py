@@ -106,6 +106,10 @@ def test_selecting_an_alert_shows_its_details_and_saves_its_clip(tmp_path: Path,
             assert (tmp_path / "saved" / "glass_break-x1.flac").read_bytes() == b"evidence"
             await pilot.press("escape")
             assert not isinstance(app.screen, AlertDetail)
+            await pilot.click(AlertTable, offset=(3, 2))  # a click on the row opens it too
+            assert isinstance(app.screen, AlertDetail)
+            await pilot.click(offset=(0, 0))
+            assert not isinstance(app.screen, AlertDetail)
 
     asyncio.run(scenario())
 
@@ -242,6 +246,7 @@ def test_attached_without_a_broker_says_so(tmp_path: Path) -> None:
             status = app.query_one(StatusBar)
             await until(pilot, lambda: "cannot connect" in status.health.mqtt, timeout=10)
             assert "attached" in str(app.query_one(RulesPanel).render())
+            assert app.spectrogram.render_line(0).text.startswith("no spectrogram (attached")
 
     asyncio.run(scenario())
 
@@ -282,5 +287,21 @@ def test_a_source_that_fails_is_shown_and_remembered_for_the_exit_status(tiny_mo
             await until(pilot, lambda: status.ended is not None, timeout=10)
             assert "the device disappeared" in str(status.render())
             assert app.failure == "usb-mic: the device disappeared"
+
+    asyncio.run(scenario())
+
+
+def test_updates_arriving_under_a_pop_up_reach_the_main_screen() -> None:
+    async def scenario() -> None:
+        app = MonitorApp(ReplayFeed([]))
+        async with app.run_test() as pilot:
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            for message in replay_messages():
+                app.post_message(message)  # type: ignore[arg-type]
+            await until(pilot, lambda: app.alerts.row_count == 2)
+            assert app.status.mode == "away" and app.level.level is not None
+            await pilot.press("escape")
+            assert app.bars.top()[0][0] == "glass_breaking"
 
     asyncio.run(scenario())

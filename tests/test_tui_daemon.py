@@ -48,6 +48,7 @@ def test_dashboard_attached_to_the_daemon_sees_its_alert_and_sets_its_mode(
             await until(pilot, lambda: bars.scores and bars.top()[0][0] == "high", timeout=10)
             assert status.mode == "home"
             assert "hall playing" in str(status.render()) and "daemon online" in str(status.render())
+            await until(pilot, lambda: status.health.model == "tiny-test-model" and status.health.cpu is not None)
             await pilot.press("a")
             await until(pilot, lambda: status.mode == "away", timeout=10)  # the daemon's answer on <prefix>/mode
             await until(pilot, lambda: table.cleared, timeout=30)  # the tone ended: the daemon cleared its alert

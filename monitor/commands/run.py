@@ -7,23 +7,33 @@ rules, clips, journal and MQTT as the config file says, with systemd integration
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import signal
 import sys
+from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
-from monitor.audio.open import open_source
-from monitor.commands.common import add_model_args, format_prediction, load_model, prediction_json
+from monitor.alerts import Alert, AlertCleared
+from monitor.commands.common import add_model_args, format_prediction, prediction_json
+from monitor.commands.rules_common import add_rules_args, default_rules_path
+from monitor.config import load_config
+from monitor.config.from_args import config_from_arguments
+from monitor.daemon import logfmt
+from monitor.daemon.service import Daemon
 from monitor.errors import UserError
-from monitor.pipeline import Pipeline
+from monitor.mqtt.settings import add_arguments as add_mqtt_arguments
+from monitor.predictions import Prediction
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "run",
-        help="monitor live audio and print predictions as they come",
+        help="monitor live audio: predictions, rules, alerts (and MQTT with --mqtt)",
         description="Monitor a microphone, a file (paced with --realtime), a stream URL or the synthetic "
-        "demo scene, printing each window's top labels.",
+        "demo scene: print each window's top labels and every alert the rules raise. Alerts are "
+        "journaled in the state directory and, with --mqtt, published. With --config FILE it is the "
+        "headless daemon.",
     )
     parser.add_argument(
         "--source",
@@ -32,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument("--device", default=None, help="microphone by index or name (see 'sound-monitor devices')")
     parser.add_argument("--realtime", action="store_true", help="pace a file source in real time, like a microphone")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per window")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per window and per alert")
+    parser.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                        help="where the alert journal lives (default: ~/.local/state/sound-monitor)")
     parser.add_argument(
         "--config",
         type=Path,
@@ -41,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "'sound-monitor config --example' prints one); the other options then do not apply",
     )
     add_model_args(parser)
+    add_rules_args(parser)
+    add_mqtt_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -48,27 +62,32 @@ def run(args: argparse.Namespace) -> int:
     if args.config is not None:
         return run_daemon(args)
     args.source = args.source or "mic"
-    model = load_model(args)
-    realtime = args.realtime or args.source == "demo"
-    source = open_source(args.source, model.metadata.features.sample_rate, realtime=realtime, device=args.device)
-    pipeline = Pipeline([source], model, hop_seconds=args.hop)
-    signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
-    print(f"monitoring {source.id} with {model.metadata.name} (hop {args.hop:g} s); Ctrl-C stops", file=sys.stderr)
-    try:
-        for prediction in pipeline.run():
-            print(prediction_json(prediction) if args.json else format_prediction(prediction), flush=True)
-    except KeyboardInterrupt:
-        pipeline.stop()
-    return 0
+    if args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    config = config_from_arguments(args, args.rules or default_rules_path(), os.environ)
+    logfmt.configure("info" if args.verbose else "warning", journald=False)
+    print(f"monitoring {args.source} (hop {args.hop:g} s); Ctrl-C stops", file=sys.stderr)
+    return Daemon(config, os.environ, echo=partial(echo, as_json=args.json)).run()
+
+
+def echo(item: Prediction | Alert | AlertCleared, as_json: bool) -> None:
+    """Show a prediction, an alert or a clear on stdout as it happens."""
+    if isinstance(item, Prediction):
+        line = prediction_json(item) if as_json else format_prediction(item)
+    elif isinstance(item, Alert):
+        line = json.dumps({"event": "alert", **item.to_json()}) if as_json else (
+            f"ALERT {item.severity.value.upper()} {item.rule} on {item.source} at {item.onset:.1f} s: {item.message}")
+    else:
+        line = json.dumps({"event": "cleared", **asdict(item)}) if as_json else (
+            f"CLEAR {item.rule} on {item.source} at {item.stream_time:.1f} s")
+    print(line, flush=True)
 
 
 def run_daemon(args: argparse.Namespace) -> int:
-    from monitor.config import load_config
-    from monitor.daemon import logfmt
-    from monitor.daemon.service import Daemon
-
     given = [flag for flag, value in (("--source", args.source), ("--device", args.device), ("--model", args.model),
-                                      ("--realtime", args.realtime), ("--json", args.json)) if value]  # fmt: skip
+                                      ("--realtime", args.realtime), ("--json", args.json), ("--rules", args.rules),
+                                      ("--mode", args.mode), ("--mqtt", args.mqtt), ("--state-dir", args.state_dir),
+                                      ) if value]  # fmt: skip
     if given:
         raise UserError(f"{', '.join(given)} cannot be combined with --config: set them in {args.config}")
     config = load_config(args.config, os.environ)

@@ -201,6 +201,9 @@ class _Loader(Reader):
                 self.problem(keys[name], f"mqtt.{name}", f"file not found: {path}")
         if len(self.problems) > ok:
             return None
+        # The daemon paces health itself (top-level health_interval, and at once when a source
+        # goes down or comes back); the sink's own throttle would delay an outage report.
+        values.setdefault("health_interval", 0.0)
         try:  # the settings check what only they know (node id and topic syntax, TLS pairs, ...)
             return resolve_credentials(MqttSettings(**values), self.environ)  # type: ignore[arg-type]
         except UserError as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from monitor.mqtt.settings import MqttSettings
 
-SOURCE_KINDS = ("mic", "file", "url")
+SOURCE_KINDS = ("mic", "file", "url", "demo")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -21,7 +21,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 class SourceConfig:
     """One audio input. ``kind`` is ``mic`` (``target`` = device name/index, None = the default
     input), ``file`` (``target`` = path, paced in real time when ``realtime``) or ``url``
-    (``target`` = anything ffmpeg reads; restarted when it stalls for ``stall_seconds``)."""
+    (``target`` = anything ffmpeg reads; restarted when it stalls for ``stall_seconds``) or
+    ``demo`` (the synthetic demo scene, paced in real time)."""
 
     id: str
     kind: str
@@ -34,7 +35,7 @@ class SourceConfig:
     @property
     def spec(self) -> str:
         """The ``open_source`` spec (``mic``, a path or a URL)."""
-        return "mic" if self.kind == "mic" else str(self.target)
+        return self.kind if self.kind in ("mic", "demo") else str(self.target)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class LoggingConfig:
 
 @dataclass(frozen=True)
 class Config:
-    path: Path
+    path: Path | None  # None: built from the command line (a reload re-reads only the rules)
     sources: tuple[SourceConfig, ...]
     model: ModelConfig
     rules: Path

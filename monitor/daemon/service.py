@@ -10,8 +10,8 @@ Threads: the main thread runs the processing loop (predictions -> rules -> clips
 sinks) and is the only one that pings the systemd watchdog (see
 :mod:`monitor.daemon.watchdog`), so a stalled audio pipeline stops the pings. A
 housekeeping thread says READY once audio flows, turns
-SIGHUP into a reload (rules always; the config where that is safe), watches source
-health and publishes it. Signal handlers only set flags.
+SIGHUP into a reload (rules always; the config where that is safe), reloads a rules
+file that changed on disk, watches source health and publishes it. Signal handlers only set flags.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from __future__ import annotations
 import logging
 import queue
 import signal
+import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -49,13 +50,21 @@ log = logging.getLogger("monitor.daemon")
 TICK = 0.5  # housekeeping period (0.1 s cost a live source ~0.2 % of a core more: bench/README.md)
 STATUS_EVERY = 5.0  # seconds between STATUS= refreshes when nothing changed
 PRUNE_EVERY = 3600.0  # seconds between clip retention sweeps
+RULES_WATCH_EVERY = 2.0  # seconds between checks whether a rules file changed on disk
 RESTART_KEYS = ("sources", "model", "hop", "rules", "state_dir", "mqtt")  # need a restart to change
 EXIT_SOURCE_FAILED = 1  # worth a restart by systemd (a USB microphone may appear later)
 
 
 class Daemon:
-    def __init__(self, config: Config, environ: Mapping[str, str], journald: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        environ: Mapping[str, str],
+        journald: bool = False,
+        echo: Callable[[Prediction | Alert | AlertCleared], None] | None = None,
+    ) -> None:
         self.config = config
+        self.echo = echo  # the interactive `run` shows predictions and alerts as they happen
         self.environ = dict(environ)
         self.journald = journald
         self.notifier = Notifier.from_environ(environ)
@@ -75,6 +84,8 @@ class Daemon:
         self._alerts = 0
         self._ready = False
         self._started = time.monotonic()
+        self._model_name = ""
+        self._cpu_mark: tuple[float, float] | None = None  # (monotonic, process CPU seconds) at the last report
 
     # -- start-up -----------------------------------------------------------------
     def run(self) -> int:
@@ -103,6 +114,7 @@ class Daemon:
         event(log, logging.INFO, "starting", config=c.path, sources=",".join(s.id for s in c.sources))
         self.notifier.status("loading the model and rules")
         model = ModelRunner(c.model.path, c.model.threads)  # ModelError: fatal, exit 2
+        self._model_name = model.metadata.name
         for source in c.sources:
             path = c.rules_for(source)
             if path not in self.holders:  # RulesError: fatal, exit 2
@@ -119,6 +131,9 @@ class Daemon:
         try:
             sources = [open_configured(s, model.metadata.features.sample_rate) for s in c.sources]
         except AudioInputError as exc:
+            if self.echo is not None:  # interactive `run`: a user mistake, reported as one line
+                self._close()
+                raise
             return self._source_failed(exc)
         history = ClipRecorder.history_seconds(c.clips) if c.clips.enabled else 15.0
         # Windows come a hop apart; a few hops without one means the pipeline is not processing.
@@ -180,6 +195,8 @@ class Daemon:
 
     def _process(self, prediction: Prediction) -> None:
         self._last_window[prediction.source] = time.monotonic()
+        if self.echo is not None:
+            self.echo(prediction)
         self.watchdog.window(prediction.source)
         if log.isEnabledFor(logging.DEBUG):
             top = ",".join(f"{label}:{score:.2f}" for label, score in prediction.top(3))
@@ -218,20 +235,31 @@ class Daemon:
         event(log, level, "alert", rule=alert.rule, source=alert.source, severity=alert.severity.value,
               label=alert.label, score=round(alert.score, 3), mode=alert.mode, onset=round(alert.onset, 2),
               clip=alert.clip_path, id=alert.id, message=alert.message)  # fmt: skip
-        if self.sink is not None:
-            self.sink.publish_alert(alert)  # journals first
-        elif self.journal is not None:
-            self.journal.append(alert)
+        if self.echo is not None:
+            self.echo(alert)
+        try:
+            if self.sink is not None:
+                self.sink.publish_alert(alert)  # journals first
+            elif self.journal is not None:
+                self.journal.append(alert)
+        except (sqlite3.Error, OSError) as exc:  # a full or broken disk must not stop monitoring
+            event(log, logging.ERROR, "alert_not_journaled", id=alert.id, reason=str(exc),
+                  hint=f"check free space and permissions of {self.config.state_dir}")  # fmt: skip
 
     def _clear(self, cleared: AlertCleared) -> None:
         if self.recorder is not None and self.recorder.holds(cleared.alert_id):
             self._held_clears.append(cleared)  # its alert has not gone out yet
             return
         event(log, logging.INFO, "alert_cleared", rule=cleared.rule, source=cleared.source, id=cleared.alert_id)
-        if self.sink is not None:
-            self.sink.publish_cleared(cleared)
-        elif self.journal is not None:
-            self.journal.mark_cleared(cleared.alert_id, cleared.wall_time)
+        if self.echo is not None:
+            self.echo(cleared)
+        try:
+            if self.sink is not None:
+                self.sink.publish_cleared(cleared)
+            elif self.journal is not None:
+                self.journal.mark_cleared(cleared.alert_id, cleared.wall_time)
+        except (sqlite3.Error, OSError) as exc:
+            event(log, logging.ERROR, "clear_not_journaled", id=cleared.alert_id, reason=str(exc))
 
     def _release_clears(self) -> None:
         held, self._held_clears = self._held_clears, []
@@ -241,7 +269,8 @@ class Daemon:
     # -- housekeeping thread ------------------------------------------------------
     def _housekeep(self) -> None:
         tracker = HealthTracker(stall_seconds=max(15.0, 3 * self.config.hop + 10))
-        last_health = last_status = last_prune = time.monotonic()
+        last_status = last_prune = last_watch = time.monotonic()
+        last_health = float("-inf")  # the first report goes out at once
         status = ""
         mode = self.mode
         while not self._stop.wait(TICK):
@@ -257,6 +286,9 @@ class Daemon:
                     self._do_reload()
                     status = self._status(tracker)
                     self.notifier.ready(status)
+                if now - last_watch >= RULES_WATCH_EVERY:
+                    last_watch = now
+                    self._reload_rules(changed_only=True)
                 if self.mode != mode:
                     mode = self.mode
                     event(log, logging.INFO, "mode", mode=mode, reason=self._primary.engine.mode_state().reason)
@@ -308,6 +340,8 @@ class Daemon:
             "ready": self._ready,
             "ok": all(h["ok"] for h in sources.values()),
             "mode": self.mode,
+            "model": self._model_name,
+            "cpu": self._cpu_load(),
             "sources": sources,
             "windows": stats.windows,
             "inferred": stats.inferred,
@@ -319,6 +353,14 @@ class Daemon:
         if self.sink is not None:
             health["mqtt"] = {"connected": self.sink.connected, "last_error": self.sink.last_error}
         return health
+
+    def _cpu_load(self) -> float | None:
+        """CPU used by the whole process (every thread), in cores, since the previous health report."""
+        now, used = time.monotonic(), time.process_time()
+        last, self._cpu_mark = self._cpu_mark, (now, used)
+        if last is None or now <= last[0]:
+            return None
+        return round((used - last[1]) / (now - last[0]), 4)
 
     def _publish_health(self, sources: dict[str, dict]) -> None:
         health = self._health(sources)
@@ -340,26 +382,36 @@ class Daemon:
     def _do_reload(self) -> None:
         self.notifier.reloading()
         event(log, logging.INFO, "reloading")
-        try:
-            config = load_config(self.config.path, self.environ)
-        except ConfigError as exc:
-            event(log, logging.ERROR, "config_reload_failed", problems=str(exc), hint="kept the running config")
-        else:
-            self._apply_config(config)
+        if self.config.path is not None:
+            try:
+                config = load_config(self.config.path, self.environ)
+            except ConfigError as exc:
+                event(log, logging.ERROR, "config_reload_failed", problems=str(exc), hint="kept the running config")
+            else:
+                self._apply_config(config)
+        self._reload_rules(changed_only=False)
+        event(log, logging.INFO, "reloaded")
+
+    def _reload_rules(self, changed_only: bool) -> None:
+        """Reload every rules file (or only those changed on disk); a broken file keeps its running rules."""
+        reloaded = False
         for path, holder in self.holders.items():
-            result = holder.reload()
+            result = holder.reload_if_changed() if changed_only else holder.reload()
+            if result is None:
+                continue
+            reloaded = True
             if result.ok:
                 event(log, logging.INFO, "rules_reloaded", rules=path, result=result.message)
                 for cleared in result.cleared:
-                    self._cleared.put(cleared)
+                    self._cleared.put(cleared)  # sent by the processing loop, in order with its alerts
             else:
                 event(log, logging.ERROR, "rules_reload_failed", rules=path, problems=result.message,
                       hint="kept the running rules")  # fmt: skip
-        assert self.pipeline is not None
-        self.pipeline.gate_dbfs = self._gate()
-        if self.sink is not None:
-            self.sink.announce_rules(self._rule_infos())
-        event(log, logging.INFO, "reloaded")
+        if reloaded:
+            assert self.pipeline is not None
+            self.pipeline.gate_dbfs = self._gate()
+            if self.sink is not None:
+                self.sink.announce_rules(self._rule_infos())
 
     def _apply_config(self, new: Config) -> None:
         """Take over what is safe to change while running; name what needs a restart."""

@@ -58,77 +58,91 @@ class MonitorApp(App[None]):
         self.paused = False
         self.failure: str | None = None  # why the feed gave up, for the exit status
 
+        # Held directly: messages keep arriving while a pop-up screen is on top (where a query
+        # would find nothing) and while the app shuts down.
+        self.status = StatusBar(id="status")
+        self.level = LevelMeter(id="level")
+        self.spectrogram = Spectrogram(id="spectrum")
+        self.bars = LabelBars(id="labels")
+        self.history = LabelHistory(id="history")
+        self.rules = RulesPanel(id="rules")
+        self.alerts = AlertTable(id="alerts")
+
     def compose(self) -> ComposeResult:
-        yield StatusBar(id="status")
+        yield self.status
         with Horizontal(id="input"):
-            yield LevelMeter(id="level")
-            yield Spectrogram(id="spectrum")
+            yield self.level
+            yield self.spectrogram
         with Horizontal(id="middle"):
-            yield LabelBars(id="labels")
-            yield LabelHistory(id="history")
+            yield self.bars
+            yield self.history
         with Horizontal(id="bottom"):
-            yield RulesPanel(id="rules")
-            yield AlertTable(id="alerts")
+            yield self.rules
+            yield self.alerts
         yield Footer()
 
     def on_mount(self) -> None:
         titles = {"level": "Level", "spectrum": "Spectrogram", "labels": "Heard", "history": "History",
                   "rules": "Rules", "alerts": "Alerts (newest first)"}
-        for widget_id, title in titles.items():
-            self.query_one(f"#{widget_id}").border_title = title
-        self.query_one(AlertTable).focus()
+        for widget in (self.level, self.spectrogram, self.bars, self.history, self.rules, self.alerts):
+            widget.border_title = titles[str(widget.id)]
+        self.alerts.focus()
         self.feed.start(self.post_message)
 
     def on_unmount(self) -> None:
         self.feed.stop()
 
+    async def action_quit(self) -> None:
+        self.feed.stop()  # first, so no update races the screen's teardown
+        self.exit()
+
     # -- feed messages -------------------------------------------------------------
     def on_feed_info(self, message: FeedInfo) -> None:
-        self.query_one(LabelBars).configure(message.thresholds)
-        self.query_one(LabelHistory).configure(message.watched)
-        self.query_one(RulesPanel).configure(message.rules, message.note)
-        spectrogram = self.query_one(Spectrogram)
+        self.bars.configure(message.thresholds)
+        self.history.configure(message.watched)
+        self.rules.configure(message.rules, message.note)
+        spectrogram = self.spectrogram
         spectrogram.note = "" if message.spectrum else f"no spectrogram ({message.note})"
         spectrogram.refresh()
-        status = self.query_one(StatusBar)
+        status = self.status
         status.model, status.origin = message.model, message.origin
         status.refresh()
-        self.query_one(LevelMeter).border_subtitle = message.origin
+        self.level.border_subtitle = message.origin
 
     def on_heard(self, message: Heard) -> None:
         if self.paused:
             return
-        self.query_one(LevelMeter).show(message.level_dbfs, message.end)
+        self.level.show(message.level_dbfs, message.end)
         if message.bands is not None:
-            self.query_one(Spectrogram).push(message.bands)
-        self.query_one(LabelBars).show(message.scores, message.skipped)
+            self.spectrogram.push(message.bands)
+        self.bars.show(message.scores, message.skipped)
         if not message.skipped:
-            self.query_one(LabelHistory).push(message.scores)
+            self.history.push(message.scores)
 
     def on_rules_changed(self, message: RulesChanged) -> None:
         if not self.paused:
-            self.query_one(RulesPanel).show(message.states)
+            self.rules.show(message.states)
 
     def on_alert_raised(self, message: AlertRaised) -> None:
-        self.query_one(AlertTable).add_alert(message.alert)
+        self.alerts.add_alert(message.alert)
 
     def on_alert_ended(self, message: AlertEnded) -> None:
-        self.query_one(AlertTable).mark_cleared(message.cleared.alert_id)
+        self.alerts.mark_cleared(message.cleared.alert_id)
 
     def on_mode_changed(self, message: ModeChanged) -> None:
-        status = self.query_one(StatusBar)
+        status = self.status
         status.mode, status.reason = message.mode, message.reason
         if status.requested == message.mode:
             status.requested = None
         status.refresh()
 
     def on_health_changed(self, message: HealthChanged) -> None:
-        status = self.query_one(StatusBar)
+        status = self.status
         status.health = message.health
         status.refresh()
 
     def on_feed_ended(self, message: FeedEnded) -> None:
-        status = self.query_one(StatusBar)
+        status = self.status
         status.ended = (message.reason, message.error)
         if message.error:
             self.failure = message.reason
@@ -136,14 +150,14 @@ class MonitorApp(App[None]):
 
     # -- user actions --------------------------------------------------------------
     def action_mode(self, mode: str) -> None:
-        status = self.query_one(StatusBar)
+        status = self.status
         status.requested = mode
         status.refresh()
         self.feed.set_mode(mode)
 
     def action_pause(self) -> None:
         self.paused = not self.paused
-        status = self.query_one(StatusBar)
+        status = self.status
         status.paused = self.paused
         status.refresh()
 
@@ -151,7 +165,7 @@ class MonitorApp(App[None]):
         self.push_screen(HelpScreen())
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        table = self.query_one(AlertTable)
+        table = self.alerts
         alert = table.alert(str(event.row_key.value))
         if alert is not None:
             self.push_screen(AlertDetail(alert, alert.id in table.cleared))

@@ -15,8 +15,10 @@ from functools import lru_cache
 
 import numpy as np
 from rich.color import Color
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable
 
@@ -33,6 +35,18 @@ MAX_ALERTS = 200
 SEVERITY_STYLE = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
 STATE_STYLE = {"idle": "dim", "pending": "yellow", "active": "bold red", "cooling down": "blue"}
 MODE_STYLE = {"home": "bold black on green", "away": "bold white on red", "night": "bold white on blue"}
+
+
+def _append_cells(text: Text, cells: list[tuple[str, str]]) -> None:
+    """Append (character, style) cells, one span per run of equal style (fewer spans draw faster)."""
+    run, run_style = "", None
+    for char, style in cells:
+        if style != run_style and run:
+            text.append(run, style=run_style or "")
+            run = ""
+        run, run_style = run + char, style
+    if run:
+        text.append(run, style=run_style or "")
 
 
 def short_source(source: str) -> str:
@@ -73,15 +87,17 @@ class LevelMeter(Widget):
         text.append(f"{self.level:6.1f} dBFS", style="bold")
         text.append(f"   peak {self.peak:6.1f}\n", style="dim")
         filled, peak = column(self.level), column(self.peak)
+        cells = []
         for x in range(width):
             db = FLOOR_DBFS + x / (width - 1) * -FLOOR_DBFS
             colour = "green" if db < -20 else "yellow" if db < -6 else "red"
             if x == peak:
-                text.append("│", style=f"bold {colour}")
+                cells.append(("│", f"bold {colour}"))
             elif x < filled:
-                text.append("█", style=colour)
+                cells.append(("█", colour))
             else:
-                text.append("·", style="bright_black")
+                cells.append(("·", "bright_black"))
+        _append_cells(text, cells)
         text.append("\n")
         scale = [" "] * width
         for db in (-80, -60, -40, -20, 0):
@@ -118,30 +134,44 @@ class Spectrogram(Widget):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.columns: deque[np.ndarray] = deque(maxlen=MAX_COLUMNS)
         self.note = ""
+        self._grid: np.ndarray | None = None
 
     def push(self, bands: np.ndarray) -> None:
         """``bands``: (n_bands, n_columns) dB, lowest band first."""
         levels = np.clip((bands - self.LOW_DB) / (self.HIGH_DB - self.LOW_DB) * 31, 0, 31).astype(np.int8)
         self.columns.extend(levels.T)
+        self._grid = None
         self.refresh()
 
-    def render(self) -> Text:
+    def on_resize(self) -> None:
+        self._grid = None
+
+    def render_line(self, y: int) -> Strip:
+        # The line API with cached styles: a full strip redrawn every hop costs next to nothing.
         width, height = self.size.width, self.size.height
         if not self.columns:
-            return Text(self.note or "waiting for audio…", style="dim")
-        shown = list(self.columns)[-width:]
-        rows = 2 * height
-        grid = np.stack([_pool(c, rows) for c in shown], axis=1)  # (rows, columns), lowest first
-        text = Text(no_wrap=True)
-        pad = " " * (width - len(shown))
-        for r in range(height):
-            upper, lower = rows - 1 - 2 * r, rows - 2 - 2 * r
-            text.append(pad)
-            for x in range(len(shown)):
-                text.append("▀", style=_cell(int(grid[upper, x]), int(grid[lower, x])))
-            if r < height - 1:
-                text.append("\n")
-        return text
+            message = (self.note or "waiting for audio…") if y == 0 else ""
+            return Strip([Segment(message[:width], Style(dim=True))]).extend_cell_length(width)
+        grid = self._cells(width, height)
+        upper, lower = grid[2 * height - 1 - 2 * y], grid[2 * height - 2 - 2 * y]
+        segments = [Segment(" " * (width - grid.shape[1]))]
+        run, style = 0, None
+        for top, bottom in zip(upper.tolist(), lower.tolist()):
+            cell = _cell(top, bottom)
+            if cell is not style and run:
+                segments.append(Segment("▀" * run, style))
+                run = 0
+            run, style = run + 1, cell
+        if run:
+            segments.append(Segment("▀" * run, style))
+        return Strip(segments, width)
+
+    def _cells(self, width: int, height: int) -> np.ndarray:
+        """(2 * height, columns) heat levels of the newest ``width`` columns, lowest band first."""
+        if self._grid is None or self._grid.shape[0] != 2 * height:
+            shown = list(self.columns)[-width:]
+            self._grid = np.stack([_pool(c, 2 * height) for c in shown], axis=1).astype(np.int64)
+        return self._grid
 
 
 def _pool(column: np.ndarray, rows: int) -> np.ndarray:
@@ -204,11 +234,8 @@ def _bar(score: float, threshold: float | None, width: int, colour: str) -> Text
     cells += [" "] * (width - len(cells))
     mark = None if threshold is None else min(width - 1, int(threshold * width))
     bar = Text()
-    for x, cell in enumerate(cells):
-        if x == mark:
-            bar.append("┃", style="bold yellow on grey23")
-        else:
-            bar.append(cell, style=f"{colour} on grey23")
+    _append_cells(bar, [("┃", "bold yellow on grey23") if x == mark else (cell, f"{colour} on grey23")
+                        for x, cell in enumerate(cells)])
     return bar
 
 
