@@ -12,18 +12,15 @@ The last line holds the figures as name=value pairs.
 
 from __future__ import annotations
 
-import os
+import _common  # noqa: F401  (first: it limits BLAS threads before numpy loads)
+import argparse
+import time
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI does: see monitor/cli.py
+import librosa
+import numpy as np
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-
-import librosa  # noqa: E402
-import numpy as np  # noqa: E402
-
-from monitor.features.logmel import StreamingLogMel  # noqa: E402
-from monitor.features.params import FeatureParams  # noqa: E402
+from monitor.features.logmel import StreamingLogMel
+from monitor.features.params import FeatureParams
 
 
 def naive_window(window: np.ndarray, params: FeatureParams) -> np.ndarray:

@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 # Idle wait when no source has data. 50 ms, not 10: a live source costs ~1/3 less CPU
 # (bench/README.md, profile) for at most 50 ms more onset-to-alert latency.
 POLL_SECONDS = 0.05
-MAX_BATCH = 64
+# Windows per model call. Small batches are faster per window for the shipped model on a
+# small CPU (activations of a big batch fall out of cache): 4 carries ~15 % more sources
+# per core than 64 (bench/options.py, bench/README.md), and still amortises the call.
+MAX_BATCH = 4
 ROUND_SECONDS = 1.0
 
 
