@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.train.augment import WindowMaker, trim
+from monitor.train.augment import WindowMaker, place, trim
 from monitor.train.cache import ClipFeatures
 from monitor.train.dataset import Clip
 
@@ -47,6 +47,26 @@ def test_a_short_event_lands_anywhere_in_the_training_window():
         w = m.train_window(event, rng)
         starts.append(int(np.argmax(w.mean(axis=0) > w.mean() + 10)))
     assert max(starts) > 100 and min(starts) < 50
+
+
+def test_an_event_that_has_only_just_begun_is_trained_on_too():
+    # A long sound whose onset is its loudest moment: streaming windows that end just after
+    # the onset must appear in training, or the model alerts a whole window late.
+    m, rng = maker(), np.random.default_rng(3)
+    clip = feats(400, slice(0, 400))
+    db = clip.full.astype(np.float32)
+    db[:, 0:5] = 0.0
+    clip = ClipFeatures(clip.clip, db.astype(np.float16), db.astype(np.float16))
+    peaks = [int(np.argmax(m.train_window(clip, rng).mean(axis=0))) for _ in range(200)]
+    assert sum(p >= 216 - 43 for p in peaks) >= 10  # onset in the window's last second
+    assert max(peaks) < 216 - 8 + 5  # but never cut at the very end
+
+
+def test_placing_a_clip_cuts_what_falls_outside_the_window():
+    power = np.arange(10, dtype=np.float32)[None, :].repeat(2, axis=0)
+    assert place(power, 6, -7).tolist()[0] == [7, 8, 9, 0, 0, 0]
+    assert place(power, 6, 3).tolist()[0] == [0, 0, 0, 0, 1, 2]
+    assert not place(power, 6, 6).any() and not place(power, 6, -10).any()
 
 
 def test_evaluation_windows_cover_long_clips_and_are_deterministic():

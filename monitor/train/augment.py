@@ -3,7 +3,8 @@
 Takes cached clip features (unfloored dB) and synthetic room tones; gives
 (n_mels, n_frames) dB windows with the runtime's per-window top-dB floor applied.
 Clips are trimmed to their sounding part first. Training windows are augmented:
-random crop or random position, gain, a
+random crop or random position (half the time with the loudest frame anywhere in the
+window, so events that have just begun are learnt), gain, a
 camera-like band-limited variant, mixing with a background clip at a random
 event-to-background ratio and with room tone (all in the mel-power domain, where
 independent sounds add), a random smooth EQ and SpecAugment masks. Evaluation
@@ -28,6 +29,10 @@ N_SILENCE_EVAL = 40
 @dataclass(frozen=True)
 class AugmentConfig:
     p_band: float = 0.4  # use the band-limited (8-16 kHz recording) variant
+    # Place the loudest frame anywhere in the window, the event running off either edge, so
+    # the model knows an event that has only just begun (low latency) or is ending.
+    p_peak_anywhere: float = 0.5
+    peak_margin: int = 8  # frames kept after the peak at the latest (0.19 s)
     gain_db: tuple[float, float] = (-20.0, 10.0)
     p_background: float = 0.6  # mix with a background clip
     ebr_db: tuple[float, float] = (-6.0, 12.0)  # event-to-background ratio
@@ -57,9 +62,26 @@ def fit(power: np.ndarray, n_frames: int, offset: int) -> np.ndarray:
     t = power.shape[1]
     if t >= n_frames:
         return power[:, offset : offset + n_frames]
+    return place(power, n_frames, offset)
+
+
+def place(power: np.ndarray, n_frames: int, start: int) -> np.ndarray:
+    """The window in which the clip's first frame falls at frame ``start`` (negative: the
+    clip began before the window); what falls outside the window is cut, the rest is zeros."""
+    t = power.shape[1]
     out = np.zeros((power.shape[0], n_frames), dtype=np.float32)
-    out[:, offset : offset + t] = power
+    lo, hi = max(0, start), min(n_frames, start + t)
+    if hi > lo:
+        out[:, lo:hi] = power[:, lo - start : hi - start]
     return out
+
+
+def peak_anywhere(power: np.ndarray, n_frames: int, margin: int, rng: np.random.Generator) -> np.ndarray:
+    """A window with the clip's loudest frame at a uniformly random frame, at least
+    ``margin`` frames before the window's end; the clip may run off either edge."""
+    peak = int(np.argmax(power.sum(axis=0)))
+    at = int(rng.integers(0, max(1, n_frames - margin)))
+    return place(power, n_frames, at - peak)
 
 
 def loop_to(power: np.ndarray, n_frames: int, offset: int) -> np.ndarray:
@@ -118,9 +140,12 @@ class WindowMaker:
         band = rng.random() < c.p_band
         source = feats.band if band else feats.full
         power = trim(to_power(source))
-        t = power.shape[1]
-        offset = int(rng.integers(0, abs(t - self.n_frames) + 1))
-        power = fit(power, self.n_frames, offset) * 10 ** (rng.uniform(*c.gain_db) / 10)
+        if rng.random() < c.p_peak_anywhere:
+            power = peak_anywhere(power, self.n_frames, c.peak_margin, rng)
+        else:
+            offset = int(rng.integers(0, abs(power.shape[1] - self.n_frames) + 1))
+            power = fit(power, self.n_frames, offset)
+        power = power * 10 ** (rng.uniform(*c.gain_db) / 10)
         if self.backgrounds and rng.random() < c.p_background:
             bg_feats = self.backgrounds[rng.integers(len(self.backgrounds))]
             if bg_feats.clip.path != feats.clip.path:
