@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from monitor.errors import UserError
+from monitor.train.cache import DEFAULT_CACHE
 from monitor.model.runner import ModelRunner, default_model_path
-
-DEFAULT_CACHE = Path.home() / ".cache" / "sound-monitor" / "features"
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -12,8 +12,7 @@ import sys
 from pathlib import Path
 
 from monitor.errors import UserError
-
-DEFAULT_CACHE = Path.home() / ".cache" / "sound-monitor" / "features"
+from monitor.train.cache import DEFAULT_CACHE
 
 
 def register(sub: argparse._SubParsersAction) -> None:
