@@ -40,6 +40,13 @@ def test_alerts_health_and_availability_reach_the_broker(tmp_path, tiny_model, b
         code, seconds = daemon.terminate()
         assert code == 0 and seconds < 5, daemon.log()
         assert subscriber.wait_for(lambda s: s.last_payload(f"{prefix}/availability") == b"offline", 5)
+        # A restart (crash, reboot, update) keeps the mode Home Assistant set.
+        daemon.close()
+        seen = len(subscriber.on(f"{prefix}/health"))
+        daemon = DaemonProcess(config)
+        assert subscriber.wait_for(lambda s: len(s.on(f"{prefix}/health")) > seen, 20), daemon.log()
+        assert json.loads(subscriber.on(f"{prefix}/health")[seen].payload)["mode"] == "away"
+        assert "mode_restored" in daemon.log()
     finally:
         daemon.close()
         subscriber.close()

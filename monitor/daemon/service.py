@@ -35,6 +35,7 @@ from monitor.config.schema import Config, SourceConfig
 from monitor.daemon import logfmt
 from monitor.daemon.health import HealthTracker, status_line, write_health
 from monitor.daemon.logfmt import event
+from monitor.daemon.mode_store import ModeStore
 from monitor.daemon.sdnotify import Notifier
 from monitor.daemon.watchdog import Heartbeat, LoopWatchdog
 from monitor.errors import AudioInputError, UserError
@@ -74,6 +75,7 @@ class Daemon:
         self.sink: MqttSink | None = None
         self.journal: Journal | None = None
         self.holders: dict[Path, RulesHolder] = {}
+        self._mode_store = ModeStore(config.state_dir)
         self._engine_of: dict[str, RulesHolder] = {}
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -120,13 +122,12 @@ class Daemon:
             if path not in self.holders:  # RulesError: fatal, exit 2
                 self.holders[path] = RulesHolder(path, model.labels, model.metadata.thresholds)
             self._engine_of[source.id] = self.holders[path]
-        if c.mode:
-            self._set_mode(c.mode)
         missing = [label for label in c.clips.speech_labels if label not in model.labels]
         if c.clips.enabled and missing:
             event(log, logging.WARNING, "privacy_unchecked", labels=",".join(missing),
                   reason="the model has no such label, so clips cannot be checked for speech")  # fmt: skip
         c.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._initial_mode()
         self.journal = Journal(journal_path(c.state_dir))
         try:
             sources = [open_configured(s, model.metadata.features.sample_rate) for s in c.sources]
@@ -145,7 +146,7 @@ class Daemon:
             self.recorder = ClipRecorder(c.clips, c.clips_dir, rings)
             self.recorder.prune()
         if c.mqtt is not None:
-            self.sink = MqttSink(c.mqtt, self.journal, mode=self.mode, on_mode_set=self._set_mode)
+            self.sink = MqttSink(c.mqtt, self.journal, mode=self.mode, on_mode_set=self._mode_requested)
             self.sink.announce_rules(self._rule_infos())
             self.sink.start()
         event(log, logging.INFO, "model_loaded", model=model.metadata.name, labels=len(model.labels),
@@ -440,10 +441,28 @@ class Daemon:
     def mode(self) -> str:
         return self._primary.engine.mode_state().mode
 
-    def _set_mode(self, mode: str) -> None:
-        """An explicit mode (config, MQTT): every rules file's engine follows it."""
+    def _set_mode(self, mode: str, now: float | None = None) -> None:
+        """An explicit mode (config, MQTT) requested at ``now``: every rules file's engine follows it."""
         for holder in self.holders.values():
-            holder.engine.set_mode(mode)
+            holder.engine.set_mode(mode, now=now)
+
+    def _mode_requested(self, mode: str) -> None:
+        """A run-time request (MQTT, hence the attached dashboard): followed and stored."""
+        now = time.time()
+        self._set_mode(mode, now)
+        self._mode_store.save(mode, now)
+
+    def _initial_mode(self) -> None:
+        """A mode named in the config (or --mode) wins; else the last run-time request is
+        restored, ending as it would have if a schedule boundary passed meanwhile."""
+        if self.config.mode:
+            self._set_mode(self.config.mode)
+            return
+        stored = self._mode_store.load()
+        if stored is not None:
+            self._set_mode(stored.mode, stored.set_at)
+            event(log, logging.INFO, "mode_restored", requested=stored.mode, mode=self.mode,
+                  reason=self._primary.engine.mode_state().reason)  # fmt: skip
 
     def _gate(self) -> float:
         return min(holder.engine.min_gate_dbfs for holder in self.holders.values())
