@@ -25,9 +25,14 @@ from monitor.stream.source_stream import SourceStream, WindowData
 
 log = logging.getLogger(__name__)
 
-# Idle wait when no source has data. 50 ms, not 10: a live source costs ~1/3 less CPU
-# (bench/README.md, profile) for at most 50 ms more onset-to-alert latency.
+# Idle wait when no source has data. Live sources deliver audio in real time, so the loop
+# sleeps until the earliest next window's audio can have arrived, then polls every
+# POLL_SECONDS until it has: a live source's cost is per wake-up (bench/README.md,
+# profile), and this wakes a few times per hop instead of 20 times a second, for at most
+# 50 ms more onset-to-alert latency. MAX_IDLE_SECONDS bounds one wait well within what
+# the sources buffer (microphone 10 s, ffmpeg 30 s) and the daemon's watchdog freshness.
 POLL_SECONDS = 0.05
+MAX_IDLE_SECONDS = 1.0
 # Windows per model call. Small batches are faster per window for the shipped model on a
 # small CPU (activations of a big batch fall out of cache): 4 carries ~15 % more sources
 # per core than 64 (bench/options.py, bench/README.md), and still amortises the call.
@@ -92,24 +97,28 @@ class Pipeline:
         active = list(self.sources)
         while active and not self._stop.is_set():
             ready: list[WindowData] = []
-            progressed = False
+            more = False  # a source may have more audio waiting now, or has just ended
             for source in list(active):
                 stream = self.streams[source.id]
                 # Up to ROUND_SECONDS of audio per source per round: live sources catch up
                 # on everything that arrived, while files read as fast as possible cannot
                 # hog the round (or memory) and every source gets its turn.
-                taken = 0
-                while taken < ROUND_SECONDS * source.sample_rate and (block := source.read()) is not None:
+                taken, limit = 0, ROUND_SECONDS * source.sample_rate
+                while taken < limit and (block := source.read()) is not None:
                     ready += stream.push(block)
                     taken += len(block.samples)
-                progressed = progressed or taken > 0
+                more = more or taken >= limit or source.finished
                 if taken == 0 and source.finished:
                     ready += stream.finish()
                     active.remove(source)
             if ready:
                 yield from self._predict(ready)
-            elif not progressed:
-                time.sleep(POLL_SECONDS)
+            elif not more and active:
+                self._stop.wait(self._idle_seconds(active))
+
+    def _idle_seconds(self, active: list[AudioSource]) -> float:
+        due = min(self.streams[s.id].seconds_to_next_window() for s in active)
+        return min(MAX_IDLE_SECONDS, max(POLL_SECONDS, due))
 
     def _predict(self, windows: list[WindowData]) -> Iterator[Prediction]:
         self._windows += len(windows)

@@ -74,6 +74,15 @@ class SourceStream:
     def samples_seen(self) -> int:
         return self.ring.end
 
+    def seconds_to_next_window(self) -> float:
+        """Audio still to come before the next window can complete (0 if it may already)."""
+        return max(0, self._next_window_needs() - self.ring.end) / self.params.sample_rate
+
+    def _next_window_needs(self) -> int:
+        """Samples the next window needs: its last frame is centred n_fft/2 before their end."""
+        p = self.params
+        return self.windower.first_frame(self.windower.next_index) * p.hop_length + p.window_samples + p.n_fft // 2
+
     def push(self, block: AudioBlock) -> list[WindowData]:
         """Feed one block; returns the windows it completed."""
         mono = self.resampler.process(block.samples)
@@ -109,12 +118,9 @@ class SourceStream:
                 "%s: only %.2f s of audio, shorter than the %.0f-s window: padded with silence",
                 self.source_id, end / self.params.sample_rate, self.params.window_seconds,
             )  # fmt: skip
-        p = self.params
         # Window starts sit on the frame grid, so "covers" allows one frame of slack.
-        while self._last_end < end - p.hop_length or self.windower.next_index == 0:
-            # The next window's last frame is centred n_fft/2 before the samples it needs end.
-            target = self.windower.first_frame(self.windower.next_index) * p.hop_length + p.window_samples + p.n_fft // 2
-            windows += self._feed(np.zeros(max(1, target - self.ring.end), np.float32), None)
+        while self._last_end < end - self.params.hop_length or self.windower.next_index == 0:
+            windows += self._feed(np.zeros(max(1, self._next_window_needs() - self.ring.end), np.float32), None)
         return windows
 
     def matrix(self, window: WindowData) -> np.ndarray:
