@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.train.augment import WindowMaker, place, trim
+from monitor.train.augment import AugmentConfig, WindowMaker, place, trim
 from monitor.train.cache import ClipFeatures
 from monitor.train.dataset import Clip
 
@@ -18,10 +18,10 @@ def feats(frames: int, loud: slice) -> ClipFeatures:
     return ClipFeatures(clip, db.astype(np.float16), db.astype(np.float16))
 
 
-def maker() -> WindowMaker:
+def maker(config: AugmentConfig = AugmentConfig()) -> WindowMaker:
     rng = np.random.default_rng(0)
     tones = [np.full((128, 216), -80.0 + rng.uniform(-5, 5), np.float32) for _ in range(5)]
-    return WindowMaker(216, 80.0, tones, [feats(300, slice(0, 300))])
+    return WindowMaker(216, 80.0, tones, [feats(300, slice(0, 300))], config)
 
 
 def test_trim_drops_the_silent_padding_around_an_event():
@@ -49,15 +49,23 @@ def test_a_short_event_lands_anywhere_in_the_training_window():
     assert max(starts) > 100 and min(starts) < 50
 
 
-def test_an_event_that_has_only_just_begun_is_trained_on_too():
-    # A long sound whose onset is its loudest moment: streaming windows that end just after
-    # the onset must appear in training, or the model alerts a whole window late.
-    m, rng = maker(), np.random.default_rng(3)
+def loud_onset_clip() -> ClipFeatures:
+    """A long sound whose onset is its loudest moment."""
     clip = feats(400, slice(0, 400))
     db = clip.full.astype(np.float32)
     db[:, 0:5] = 0.0
-    clip = ClipFeatures(clip.clip, db.astype(np.float16), db.astype(np.float16))
-    peaks = [int(np.argmax(m.train_window(clip, rng).mean(axis=0))) for _ in range(200)]
+    return ClipFeatures(clip.clip, db.astype(np.float16), db.astype(np.float16))
+
+
+def onset_frames(m: WindowMaker, n: int = 200) -> list[int]:
+    rng = np.random.default_rng(3)
+    return [int(np.argmax(m.train_window(loud_onset_clip(), rng).mean(axis=0))) for _ in range(n)]
+
+
+def test_with_peak_anywhere_an_event_that_has_only_just_begun_is_trained_on_too():
+    # Streaming windows that end just after an onset must appear in training, or the model
+    # alerts a whole window late.
+    peaks = onset_frames(maker(AugmentConfig(p_peak_anywhere=0.5)))
     assert sum(p >= 216 - 43 for p in peaks) >= 10  # onset in the window's last second
     assert max(peaks) < 216 - 8 + 5  # but never cut at the very end
 

@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="windows per batch (default: %(default)s)")
     p.add_argument("--balance", type=float, default=0.5,
                    help="label sampling weight = clips**BALANCE: 0 = every label equally often (default: %(default)s)")
+    p.add_argument("--peak-anywhere", type=float, default=0.0, metavar="SHARE",
+                   help="share of training windows whose event may run off the window's edges, its loudest "
+                   "moment anywhere in it: teaches events that have only just begun (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (default: %(default)s)")
     p.set_defaults(func=run)
@@ -46,12 +49,14 @@ def run(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
     except ImportError as exc:
         raise UserError(f"training needs PyTorch and onnx ({exc.name} is missing): pip install -e .[train]") from None
+    from monitor.train.augment import AugmentConfig
     from monitor.train.labelmap import label_map_from_arg
     from monitor.train.run import TrainOptions, run_training
     from monitor.train.trainer import TrainConfig
 
-    if not 0 <= args.balance <= 1:
-        raise UserError("--balance must be between 0 and 1")
+    for name in ("balance", "peak_anywhere"):
+        if not 0 <= getattr(args, name) <= 1:
+            raise UserError(f"--{name.replace('_', '-')} must be between 0 and 1")
     for name in ("epochs", "batches_per_epoch", "batch_size", "threads"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
@@ -70,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         test_folds=test,
         config=TrainConfig(epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
                            seed=args.seed, threads=args.threads, balance=args.balance),
+        augment=AugmentConfig(p_peak_anywhere=args.peak_anywhere),
         name=args.out.stem,
         command="sound-monitor " + shlex.join(sys.argv[1:]),
     )

@@ -24,7 +24,7 @@ from monitor.evaluate.report import clip_report
 from monitor.features.params import FeatureParams
 from monitor.model.metadata import ModelMetadata
 from monitor.model.runner import ModelRunner
-from monitor.train.augment import N_SILENCE_EVAL, ROOM_TONE_SEED, ROOM_TONES, WindowMaker
+from monitor.train.augment import N_SILENCE_EVAL, ROOM_TONE_SEED, ROOM_TONES, AugmentConfig, WindowMaker
 from monitor.train.cache import FeatureCache
 from monitor.train.card import model_card
 from monitor.train.dataset import Skipped, load_dataset, require_usable, skip_report
@@ -44,6 +44,7 @@ class TrainOptions:
     val_folds: set[int] = field(default_factory=lambda: {1})
     test_folds: set[int] = field(default_factory=lambda: {4})
     config: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     features: FeatureParams = field(default_factory=FeatureParams)
     name: str = "sound-monitor"
     command: str = ""
@@ -100,7 +101,7 @@ def run_training(opts: TrainOptions, log=print) -> dict:
     log(f"{len(labels)} labels; clips: {len(train)} training, {len(val)} validation, {len(test)} test")
 
     backgrounds = [f for f in train if f.clip.label in opts.label_map.background]
-    maker = WindowMaker(opts.features.n_frames, opts.features.top_db, cache.room_tones(ROOM_TONES, ROOM_TONE_SEED), backgrounds)
+    maker = WindowMaker(opts.features.n_frames, opts.features.top_db, cache.room_tones(ROOM_TONES, ROOM_TONE_SEED), backgrounds, opts.augment)
     val_set = build_eval_set(maker, val, labels, "full", dataset.silence, N_SILENCE_EVAL, seed=1)
     trainer = Trainer(opts.config, labels, dataset.silence, train, maker)
     history = trainer.fit(val_set, log)
@@ -163,6 +164,7 @@ def run_training(opts: TrainOptions, log=print) -> dict:
         "train_clips_per_label": counts,
         "folds": {"validation": sorted(opts.val_folds), "test": sorted(opts.test_folds)},
         "config": asdict(opts.config),
+        "augment": asdict(opts.augment),
         "macs_per_window": count_macs(model, opts.features.input_shape),
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "onnx_bytes": opts.out.stat().st_size,
