@@ -76,6 +76,13 @@ def test_nothing_usable_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "m.onnx").exists()
 
 
+@pytest.mark.parametrize("option", ["--balance", "--peak-anywhere"])
+def test_a_share_outside_0_to_1_is_a_one_line_error(tmp_path, option):
+    result = run_cli("train", str(tmp_path), option, "1.5", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"sound-monitor: error: {option} must be between 0 and 1"
+
+
 def test_training_is_deterministic_for_a_seed(tmp_path):
     from monitor.train.augment import WindowMaker
     from monitor.train.cache import FeatureCache
