@@ -74,7 +74,7 @@ class Windows:
 
 def fold_feats(runner: ModelRunner, fold: int, limit: int | None):  # type: ignore[no-untyped-def]
     """(clip features, window maker, label map) of one fold, from the shared feature cache."""
-    from monitor.train.cache import DEFAULT_CACHE
+    from monitor.train import DEFAULT_CACHE
     from monitor.train.augment import WindowMaker
     from monitor.train.cache import FeatureCache
     from monitor.train.dataset import load_dataset

@@ -58,8 +58,8 @@ def loud_onset_clip() -> ClipFeatures:
 
 
 def onset_frames(m: WindowMaker, n: int = 200) -> list[int]:
-    rng = np.random.default_rng(3)
-    return [int(np.argmax(m.train_window(loud_onset_clip(), rng).mean(axis=0))) for _ in range(n)]
+    rng, clip = np.random.default_rng(3), loud_onset_clip()
+    return [int(np.argmax(m.train_window(clip, rng).mean(axis=0))) for _ in range(n)]
 
 
 def test_with_peak_anywhere_an_event_that_has_only_just_begun_is_trained_on_too():

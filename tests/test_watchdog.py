@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitor.audio.source import AudioBlock, AudioSource, SourceStats
+from monitor.audio.source import AudioBlock, AudioSource, ObservedSource, SourceStats
 from monitor.daemon.health import HealthTracker, status_line
 from monitor.daemon.sdnotify import Notifier
-from monitor.daemon.watchdog import Heartbeat, LoopWatchdog
+from monitor.daemon.watchdog import LoopWatchdog
 from monitor.pipeline import PipelineStats
 from notify_socket import NotifySocket
 
@@ -83,7 +83,7 @@ def test_a_reported_outage_or_an_ended_source_does_not_stop_the_pings(tmp_path):
 def test_the_heartbeat_is_the_processing_loop_reading(tmp_path):
     sock, (source,), watchdog, clock = make(tmp_path, "a")
     watchdog.window("a")
-    wrapped = Heartbeat(source, watchdog)
+    wrapped = ObservedSource(source, watchdog.beat)
     assert (wrapped.id, wrapped.sample_rate) == ("a", 16000)
     assert wrapped.read() is not None and source.reads == 1
     sock.poll(0.2)

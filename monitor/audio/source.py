@@ -9,6 +9,7 @@ non-blocking :meth:`AudioSource.read`, and reports its health in
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,33 @@ class AudioSource(abc.ABC):
     @abc.abstractmethod
     def stats(self) -> SourceStats:
         """Current health."""
+
+
+class ObservedSource(AudioSource):
+    """Another source, with a callback run on every read: the processing loop's heartbeat
+    for the daemon's watchdog, or a read count in tests."""
+
+    def __init__(self, inner: AudioSource, on_read: Callable[[], None]) -> None:
+        super().__init__(inner.id, inner.sample_rate, inner.channels)
+        self.inner = inner
+        self._on_read = on_read
+
+    def start(self) -> None:
+        self.inner.start()
+
+    def read(self) -> AudioBlock | None:
+        self._on_read()
+        return self.inner.read()
+
+    @property
+    def finished(self) -> bool:
+        return self.inner.finished
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def stats(self) -> SourceStats:
+        return self.inner.stats()
 
 
 def sanitize(samples: np.ndarray) -> tuple[np.ndarray, int]:

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from monitor.errors import UserError
-from monitor.train.cache import DEFAULT_CACHE
 from monitor.model.runner import ModelRunner, default_model_path
+from monitor.train import DEFAULT_CACHE
 
 
 def register(sub: argparse._SubParsersAction) -> None:

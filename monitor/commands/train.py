@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from monitor.errors import UserError
-from monitor.train.cache import DEFAULT_CACHE
+from monitor.train import DEFAULT_CACHE
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from monitor.alerts import Alert, AlertCleared, Severity
 from monitor.audio.open import open_source
-from monitor.audio.source import AudioSource
+from monitor.audio.source import AudioSource, ObservedSource
 from monitor.clips import ClipRecorder
 from monitor.config import ConfigError, load_config
 from monitor.config.schema import Config, SourceConfig
@@ -37,7 +37,7 @@ from monitor.daemon.health import HealthTracker, status_line, write_health
 from monitor.daemon.logfmt import event
 from monitor.daemon.mode_store import ModeStore
 from monitor.daemon.sdnotify import Notifier
-from monitor.daemon.watchdog import Heartbeat, LoopWatchdog
+from monitor.daemon.watchdog import LoopWatchdog
 from monitor.errors import AudioInputError, UserError
 from monitor.journal import Journal, journal_path
 from monitor.model.runner import ModelRunner
@@ -139,7 +139,7 @@ class Daemon:
         history = ClipRecorder.history_seconds(c.clips) if c.clips.enabled else 15.0
         # Windows come a hop apart; a few hops without one means the pipeline is not processing.
         self.watchdog = LoopWatchdog(self.notifier, sources, fresh_seconds=2 * c.hop + 1.0)
-        watched = [Heartbeat(source, self.watchdog) for source in sources]
+        watched = [ObservedSource(source, self.watchdog.beat) for source in sources]
         self.pipeline = Pipeline(watched, model, c.hop, gate_dbfs=self._gate(), history_seconds=history)
         if c.clips.enabled:
             rings = {sid: stream.ring for sid, stream in self.pipeline.streams.items()}
@@ -461,8 +461,8 @@ class Daemon:
         stored = self._mode_store.load()
         if stored is not None:
             self._set_mode(stored.mode, stored.set_at)
-            event(log, logging.INFO, "mode_restored", requested=stored.mode, mode=self.mode,
-                  reason=self._primary.engine.mode_state().reason)  # fmt: skip
+            state = self._primary.engine.mode_state()
+            event(log, logging.INFO, "mode_restored", requested=stored.mode, mode=state.mode, reason=state.reason)
 
     def _gate(self) -> float:
         return min(holder.engine.min_gate_dbfs for holder in self.holders.values())

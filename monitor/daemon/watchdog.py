@@ -2,7 +2,8 @@
 
 Takes the notifier, the sources and the time each last produced a window; gives
 :class:`LoopWatchdog`, whose :meth:`~LoopWatchdog.beat` runs inside the pipeline's loop
-(every source read passes through :class:`Heartbeat`) and pings when every source is
+(every source read is observed through
+:class:`~monitor.audio.source.ObservedSource`) and pings when every source is
 accounted for: it produced a window recently, or it has ended, or it reports an outage
 it is already handling itself (an unplugged microphone being reopened with backoff, a
 stream being restarted) — that outage shows in health and MQTT, and restarting the
@@ -16,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from monitor.audio.source import AudioBlock, AudioSource, SourceStats
+from monitor.audio.source import AudioSource
 from monitor.daemon.sdnotify import Notifier
 
 CHECK_EVERY = 0.25  # seconds between checks inside the loop (it spins ~100 times a second)
@@ -55,28 +56,3 @@ class LoopWatchdog:
         if self.healthy():
             self.notifier.watchdog(now)
 
-
-class Heartbeat(AudioSource):
-    """A source seen through the watchdog: each read by the processing loop is a heartbeat."""
-
-    def __init__(self, inner: AudioSource, watchdog: LoopWatchdog) -> None:
-        super().__init__(inner.id, inner.sample_rate, inner.channels)
-        self.inner = inner
-        self._watchdog = watchdog
-
-    def start(self) -> None:
-        self.inner.start()
-
-    def read(self) -> AudioBlock | None:
-        self._watchdog.beat()
-        return self.inner.read()
-
-    @property
-    def finished(self) -> bool:
-        return self.inner.finished
-
-    def stop(self) -> None:
-        self.inner.stop()
-
-    def stats(self) -> SourceStats:
-        return self.inner.stats()

@@ -31,8 +31,6 @@ from monitor.features.params import FeatureParams
 from monitor.train.dataset import Clip, Skipped
 from monitor.train.roomtone import room_tone
 
-DEFAULT_CACHE = Path.home() / ".cache" / "sound-monitor" / "features"  # outside any checkout
-
 log = logging.getLogger(__name__)
 BAND_RATES = (8000, 11025, 16000)
 VARIANTS = ("full", "band")

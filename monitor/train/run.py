@@ -33,7 +33,6 @@ from monitor.train.model import count_macs
 from monitor.train.trainer import TrainConfig, Trainer, predict_torch
 
 
-
 @dataclass
 class TrainOptions:
     data: Path
