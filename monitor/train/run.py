@@ -178,6 +178,7 @@ def run_training(opts: TrainOptions, log=print) -> dict:
         "history": history,
         "skipped": [asdict(s) for s in dataset.skipped],
         "command": opts.command,
+        "init": str(opts.init) if opts.init else None,
         "test": [{"title": r.title, "accuracy": r.accuracy, "macro_f1": r.macro_f1,
                   "recall_at_threshold": {c.label: c.recall for c in r.at_threshold}} for r in reports],
     }
