@@ -143,4 +143,5 @@ class Pipeline:
                 level_dbfs=w.level_dbfs,
                 scores={} if row is None else dict(zip(labels, map(float, row))),
                 skipped=row is None,
+                envelope=w.envelope,
             )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from monitor.onset import LevelEnvelope
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -17,6 +19,9 @@ class Prediction:
     Unix time at which the window's first sample was heard. ``scores`` maps every
     model label to a score in [0, 1]; it is empty when inference was skipped
     because the window was below the level gate (``skipped`` is then True).
+    ``envelope`` is the level of the window's audio frame by frame (where in the window a
+    sound began, see :mod:`monitor.onset`); None when the windows come from elsewhere
+    (an alert's onset is then its first window's start).
     """
 
     source: str
@@ -26,6 +31,7 @@ class Prediction:
     level_dbfs: float
     scores: dict[str, float] = field(default_factory=dict)
     skipped: bool = False
+    envelope: LevelEnvelope | None = field(default=None, compare=False, repr=False)
 
     def top(self, n: int = 3) -> list[tuple[str, float]]:
         """The ``n`` highest-scoring labels, best first."""

@@ -2,9 +2,10 @@
 
 Takes :class:`~monitor.audio.source.AudioBlock` records from one source; gives
 :class:`WindowData` (the window's span, wall-clock time, level in dBFS and, on
-request, its log-mel matrix) as soon as each window's frames are complete. Holds
+request, its log-mel matrix) as soon as each window's frames are complete, with the
+level envelope of its audio (where in it a sound began, :mod:`monitor.onset`). Holds
 the source's model-rate ring buffer (history for levels and evidence clips), its
-resampler, its incremental feature extractor and its windower.
+resampler, its incremental feature extractor, its frame levels and its windower.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from monitor.audio.resample import MonoResampler
 from monitor.audio.source import AudioBlock
 from monitor.features.logmel import StreamingLogMel
 from monitor.features.params import FeatureParams
+from monitor.onset import RISE_BEFORE, LevelEnvelope
+from monitor.stream.levels import FrameLevels
 from monitor.stream.ring import RingBuffer
 from monitor.stream.windower import WindowSpan, Windower
 
@@ -33,6 +36,7 @@ class WindowData:
     span: WindowSpan
     wall_time: float
     level_dbfs: float
+    envelope: LevelEnvelope  # from RISE_BEFORE before the window's start (where held) to its end
 
 
 def level_dbfs(samples: np.ndarray) -> float:
@@ -62,6 +66,7 @@ class SourceStream:
         self.features = StreamingLogMel(params, history_frames=self._history_frames(params, hop_seconds))
         capacity = max(params.window_samples, int(history_seconds * params.sample_rate)) + params.sample_rate * 6
         self.ring = RingBuffer(capacity, params.sample_rate)
+        self.levels = FrameLevels(params.sample_rate, capacity / params.sample_rate)  # as much as the ring holds
         self._finished = False
         self._last_end = 0  # end sample of the newest emitted window
 
@@ -95,6 +100,7 @@ class SourceStream:
             part = mono[offset : offset + step]
             self.ring.write(part, None if wall_time is None else wall_time + offset / self.params.sample_rate)
             self.features.feed(part)
+            self.levels.feed(part)
             windows += self._ready()
         return windows
 
@@ -102,7 +108,10 @@ class SourceStream:
         out = []
         for span in self.windower.ready(self.features.frames_done):
             samples = self.ring.read(span.start_sample, min(span.end_sample, self.ring.end))
-            out.append(WindowData(self.source_id, span, self.ring.time_of(span.start_sample), level_dbfs(samples)))
+            # A little audio before the window gives a rise at its very start something to compare with.
+            envelope = self.levels.envelope(span.start_sample - round(RISE_BEFORE * span.sample_rate), span.end_sample)
+            out.append(WindowData(self.source_id, span, self.ring.time_of(span.start_sample), level_dbfs(samples),
+                                  envelope))
             self._last_end = span.end_sample
         return out
 
