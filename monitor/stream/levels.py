@@ -1,6 +1,6 @@
 """Frame levels: the short-time energy of a stream, computed once per sample.
 
-Takes a stream's mono samples block by block; gives, for any recent range of
+Takes a stream's mono samples in order, in blocks of any size; gives, for any recent range of
 samples, the :class:`~monitor.onset.LevelEnvelope` of the frames in it: the mean
 square of the signal's first difference per ``frame``-sample frame, frames at
 multiples of ``frame`` from the stream's first sample. Each sample is handled once
@@ -37,6 +37,11 @@ class FrameLevels:
         self.frames_done = 0  # complete frames so far; frame i covers samples [i*frame, (i+1)*frame)
         self._partial = np.empty(0, dtype=np.float32)  # differenced samples of the frame being filled
         self._last = np.float32(0.0)  # the previous block's last sample
+
+    @property
+    def samples_seen(self) -> int:
+        """Samples fed so far (the next sample to feed is this stream sample)."""
+        return self.frames_done * self.frame + len(self._partial)
 
     def feed(self, samples: np.ndarray) -> None:
         """Add mono samples (any length)."""

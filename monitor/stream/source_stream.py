@@ -100,13 +100,17 @@ class SourceStream:
             part = mono[offset : offset + step]
             self.ring.write(part, None if wall_time is None else wall_time + offset / self.params.sample_rate)
             self.features.feed(part)
-            self.levels.feed(part)
             windows += self._ready()
         return windows
 
     def _ready(self) -> list[WindowData]:
         out = []
-        for span in self.windower.ready(self.features.frames_done):
+        spans = self.windower.ready(self.features.frames_done)
+        if spans:
+            # Frame levels catch up from the ring once per window, not per block: a live source's
+            # blocks can be a few ms long, and each call has a fixed cost.
+            self.levels.feed(self.ring.read(self.levels.samples_seen, self.ring.end))
+        for span in spans:
             samples = self.ring.read(span.start_sample, min(span.end_sample, self.ring.end))
             # A little audio before the window gives a rise at its very start something to compare with.
             envelope = self.levels.envelope(span.start_sample - round(RISE_BEFORE * span.sample_rate), span.end_sample)
