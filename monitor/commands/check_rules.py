@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from monitor.commands.rules_common import default_rules_path
-from monitor.model.runner import ModelRunner, default_model_path
+from monitor.model.runner import ModelRunner
+from monitor.shipped import model_path
 from monitor.rules import RulesError, RuleSet, load_rules
 from monitor.rules.engine import Engine
 from monitor.rules.schema import MODES, CompoundRule, SimpleRule
@@ -28,13 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("file", nargs="?", type=Path, default=None, metavar="FILE",
                         help="rules file (default: ./rules.yaml, else the shipped rules.yaml)")
     parser.add_argument("--model", type=Path, default=None,
-                        help=f"ONNX model whose labels the rules may use (default: {default_model_path()})")
+                        help=f"ONNX model whose labels the rules may use (default: {model_path()})")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     path = args.file or default_rules_path()
-    metadata = ModelRunner(args.model or default_model_path()).metadata
+    metadata = ModelRunner(args.model or model_path()).metadata
     try:
         rules = load_rules(path, metadata.labels, metadata.thresholds)
     except RulesError as exc:

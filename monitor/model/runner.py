@@ -12,13 +12,7 @@ import numpy as np
 
 from monitor.errors import ModelError
 from monitor.model.metadata import ModelMetadata
-
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "sound-monitor.onnx"
-
-
-def default_model_path() -> Path:
-    """The shipped model in the repository's ``models/`` folder."""
-    return DEFAULT_MODEL
+from monitor.shipped import model_path
 
 
 class ModelRunner:
@@ -28,7 +22,7 @@ class ModelRunner:
         import onnxruntime as ort
 
         if not path.is_file():
-            hint = " (train one with 'sound-monitor train' or pass --model FILE)" if path == DEFAULT_MODEL else ""
+            hint = " (train one with 'sound-monitor train' or pass --model FILE)" if path == model_path() else ""
             raise ModelError(f"model file not found: {path}{hint}")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
