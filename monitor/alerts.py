@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from enum import Enum
 
 
@@ -62,8 +63,10 @@ class Alert:
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> "Alert":
-        """Inverse of :meth:`to_json` (used when replaying the journal)."""
-        fields = dict(data)
+        """Inverse of :meth:`to_json` (the journal, the attached dashboard). Keys that are not
+        fields (what MQTT delivery adds: ``replayed``, ``age``, ``stale``) are ignored."""
+        known = {f.name for f in dataclass_fields(cls)}
+        fields = {key: value for key, value in data.items() if key in known}
         fields["severity"] = Severity(fields["severity"])
         fields["labels"] = tuple(fields["labels"])  # type: ignore[arg-type]
         fields["windows"] = tuple(WindowRef(**w) for w in fields.get("windows", ()))  # type: ignore[union-attr]

@@ -110,7 +110,8 @@ class Pipeline:
                 more = more or taken >= limit or source.finished
                 if taken == 0 and source.finished:
                     ready += stream.finish()
-                    active.remove(source)
+                    if stream.done:
+                        active.remove(source)
             if ready:
                 yield from self._predict(ready)
             elif not more and active:

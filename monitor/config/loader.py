@@ -36,6 +36,7 @@ MQTT_NUMBERS = {  # key: (low, high, integer)
     "port": (1, 65535, True), "keepalive": (1, 65535, True), "rule_off_delay": (1, 86400, True),
     "reconnect_min_delay": (0.01, 3600, False), "reconnect_max_delay": (0.01, 3600, False),
     "connect_timeout": (0.1, 600, False), "state_interval": (0, 3600, False), "health_interval": (0, 3600, False),
+    "stale_after": (1, 30 * 86400, False),
 }  # fmt: skip
 MQTT_KEYS = MQTT_TEXT + MQTT_PATHS + MQTT_BOOLS + tuple(MQTT_NUMBERS) + ("protocol",)
 SOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -77,6 +77,9 @@ class Daemon:
         self.holders: dict[Path, RulesHolder] = {}
         self._mode_store = ModeStore(config.state_dir)
         self._engine_of: dict[str, RulesHolder] = {}
+        # Only live audio is owed to the house: alerts of the demo and of recordings are published
+        # as they happen (with MQTT) but never queued for a later run to replay as real.
+        self._live = {s.id: s.kind in ("mic", "url") for s in config.sources}
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._cleared: queue.SimpleQueue[AlertCleared] = queue.SimpleQueue()  # from reloads, for the main loop
@@ -239,10 +242,10 @@ class Daemon:
         if self.echo is not None:
             self.echo(alert)
         try:
-            if self.sink is not None:
-                self.sink.publish_alert(alert)  # journals first
+            if self.sink is not None:  # journals first
+                self.sink.publish_alert(alert, deliver=self._live[alert.source])
             elif self.journal is not None:
-                self.journal.append(alert)
+                self.journal.append(alert, deliver=False)  # no broker in this run: never owed to one
         except (sqlite3.Error, OSError) as exc:  # a full or broken disk must not stop monitoring
             event(log, logging.ERROR, "alert_not_journaled", id=alert.id, reason=str(exc),
                   hint=f"check free space and permissions of {self.config.state_dir}")  # fmt: skip
