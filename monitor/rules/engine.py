@@ -60,6 +60,11 @@ class Engine:
         with self._lock:
             return self._modes.state(time.time() if now is None else now)
 
+    def applies(self, rule: Rule, now: float) -> bool:
+        """Whether ``rule`` applies at Unix time ``now``: its modes and hours."""
+        with self._lock:
+            return _enabled(rule, self._modes.mode(now), local_time(now, self._tz))
+
     # -- evaluation --------------------------------------------------------------
     def process(self, prediction: Prediction) -> list[Event]:
         """Feed one window; returns the alerts and clears it caused, in order."""
