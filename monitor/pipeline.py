@@ -61,6 +61,7 @@ class Pipeline:
         if len(set(ids)) != len(ids):
             raise ValueError(f"source ids must be unique, got {ids}")
         self.sources = list(sources)
+        self._recording = {s.id: s.recording for s in sources}
         self.model = model
         self.gate_dbfs = gate_dbfs
         params = model.metadata.features
@@ -144,4 +145,5 @@ class Pipeline:
                 level_dbfs=w.level_dbfs,
                 scores={} if row is None else dict(zip(labels, map(float, row))),
                 skipped=row is None,
+                recording=self._recording[w.source],
             )

@@ -3,6 +3,9 @@ recording that raised nothing says which rule came closest and why."""
 
 from __future__ import annotations
 
+import json
+import time
+
 from conftest import run_cli
 from signals import noise, tone, write
 
@@ -46,3 +49,23 @@ def test_nothing_is_explained_when_no_threshold_was_crossed(tmp_path, tiny_model
     clip = write(tmp_path / "hiss.wav", noise(6.0, RATE, -30.0), RATE)
     result = detect(tmp_path, tiny_model, clip, "rules:\n  - {name: low_sound, sound: low, threshold: 0.6}\n")
     assert result.returncode == 0 and "closest" not in result.stderr and "0 alerts" in result.stderr
+
+
+def test_a_recordings_alerts_are_placed_by_position_never_in_the_future(tmp_path, tiny_model):
+    audio = noise(60.0, RATE, -50.0)
+    audio[50 * RATE : 53 * RATE] += tone(300, 3.0, RATE, 0.3)
+    clip = write(tmp_path / "hour.wav", audio, RATE)
+    (tmp_path / "rules.yaml").write_text(
+        "min_level_dbfs: -90\nrules:\n  - {name: low_sound, sound: low, threshold: 0.6, message: '{rule} at {time}'}\n")
+    state = tmp_path / "state"
+    ran = run_cli("run", "--source", str(clip), "--model", str(tiny_model), "--rules", str(tmp_path / "rules.yaml"),
+                  "--state-dir", str(state))  # fmt: skip
+    ended = time.time()
+    assert ran.returncode == 0, ran.stderr
+    (alert,) = [line for line in ran.stdout.splitlines() if line.startswith("ALERT")]
+    assert "low_sound at 0:00:4" in alert and alert.endswith("into the recording")  # the window starting ~46-50 s
+    listed = run_cli("alerts", "--state-dir", str(state))
+    header, row = listed.stdout.splitlines()
+    assert header.split()[:2] == ["time", "source"] and row.startswith("0:00:4") and " in recording  hour.wav " in row
+    (record,) = [json.loads(line) for line in run_cli("alerts", "--json", "--state-dir", str(state)).stdout.splitlines()]
+    assert record["recording"] is True and record["wall_time"] <= ended
