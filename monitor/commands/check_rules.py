@@ -1,8 +1,8 @@
 """``sound-monitor check-rules [FILE]``: validate a rules file against the model without running.
 
-Exit codes: 0 valid (a summary of the rules is printed), 1 the rules file is missing
-or invalid (every problem is printed as ``file:line: problem (hint)``), 2 any other
-user error (e.g. the model cannot be loaded).
+Exit codes: 0 valid (a summary of the rules is printed), 1 the rules file is invalid
+(every problem is printed as ``file:line: problem (hint)``), 2 any other user error
+(the file is missing, the model cannot be loaded).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from monitor.commands.rules_common import default_rules_path
+from monitor.errors import UserError
 from monitor.model.runner import ModelRunner
 from monitor.shipped import model_path
 from monitor.rules import RulesError, RuleSet, load_rules
@@ -35,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     path = args.file or default_rules_path()
+    if not path.is_file():  # not a rules file at all: an "other error" (exit 2), not invalid rules
+        what = "is not a file" if path.exists() else "not found"
+        raise UserError(f"rules file {what}: {path} (check-rules FILE, or ./rules.yaml by default)")
     metadata = ModelRunner(args.model or model_path()).metadata
     try:
         rules = load_rules(path, metadata.labels, metadata.thresholds)

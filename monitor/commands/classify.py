@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from monitor.audio.open import open_source
-from monitor.commands.common import add_model_args, format_prediction, load_model, prediction_json
+from monitor.commands.common import STREAM_ATTEMPTS, add_model_args, format_prediction, load_model, prediction_json
 from monitor.pipeline import Pipeline
 
 
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args)
     rate = model.metadata.features.sample_rate
     # Open every input first so a bad path fails before any output.
-    sources = [open_source(path, rate) for path in args.paths]
+    sources = [open_source(path, rate, attempts=STREAM_ATTEMPTS) for path in args.paths]
     for source in sources:
         for prediction in Pipeline([source], model, hop_seconds=args.hop).run():
             print(prediction_json(prediction) if args.json else format_prediction(prediction, args.top), flush=True)

@@ -12,6 +12,9 @@ from monitor.shipped import model_path
 from monitor.predictions import Prediction
 from monitor.stream.windower import MAX_HOP, MIN_HOP
 
+# Offline commands try a stream URL this often before giving up (the daemon retries for ever).
+STREAM_ATTEMPTS = 3
+
 
 def hop_seconds(text: str) -> float:
     """argparse type for --hop."""

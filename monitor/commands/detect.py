@@ -16,7 +16,7 @@ import sys
 
 from monitor.alerts import Alert
 from monitor.audio.open import open_source
-from monitor.commands.common import add_model_args, load_model
+from monitor.commands.common import STREAM_ATTEMPTS, add_model_args, load_model
 from monitor.commands.rules_common import add_rules_args, open_engine
 from monitor.pipeline import Pipeline
 from monitor.rules.near_miss import NearMiss
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     engine = open_engine(args, model.metadata)
     rate = model.metadata.features.sample_rate
     # Open every input first so a bad path fails before any output.
-    sources = [open_source(path, rate) for path in args.paths]
+    sources = [open_source(path, rate, attempts=STREAM_ATTEMPTS) for path in args.paths]
     count = 0
     for source in sources:
         pipeline = Pipeline([source], model, hop_seconds=args.hop, gate_dbfs=engine.min_gate_dbfs)

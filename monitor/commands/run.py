@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
@@ -66,7 +65,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
     config = config_from_arguments(args, args.rules or default_rules_path(), os.environ)
     logfmt.configure("info" if args.verbose else "warning", journald=False)
-    print(f"monitoring {args.source} (hop {args.hop:g} s); Ctrl-C stops", file=sys.stderr)
     return Daemon(config, os.environ, echo=partial(echo, as_json=args.json)).run()
 
 

@@ -20,6 +20,7 @@ import logging
 import queue
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -139,6 +140,8 @@ class Daemon:
                 self._close()
                 raise
             return self._source_failed(exc)
+        if self.echo is not None:  # only now that the sources are open: a wrong device is the one line
+            print(f"monitoring {', '.join(s.spec for s in c.sources)} (hop {c.hop:g} s); Ctrl-C stops", file=sys.stderr)
         history = ClipRecorder.history_seconds(c.clips) if c.clips.enabled else 15.0
         # Windows come a hop apart; a few hops without one means the pipeline is not processing.
         self.watchdog = LoopWatchdog(self.notifier, sources, fresh_seconds=2 * c.hop + 1.0)
@@ -235,7 +238,8 @@ class Daemon:
             self.recorder.add(alert)
 
     def _dispatch(self, alert: Alert) -> None:
-        level = logging.INFO if alert.severity == Severity.INFO else logging.WARNING
+        # The interactive `run` shows each alert itself (echo): a warning log line would say it twice.
+        level = logging.INFO if alert.severity == Severity.INFO or self.echo is not None else logging.WARNING
         event(log, level, "alert", rule=alert.rule, source=alert.source, severity=alert.severity.value,
               label=alert.label, score=round(alert.score, 3), mode=alert.mode, onset=round(alert.onset, 2),
               clip=alert.clip_path, id=alert.id, message=alert.message)  # fmt: skip
