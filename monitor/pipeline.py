@@ -68,6 +68,7 @@ class Pipeline:
         self.streams = {
             s.id: SourceStream(s.id, s.sample_rate, params, hop_seconds, history_seconds) for s in sources
         }
+        self.ended: list[str] = []  # sources whose last prediction has been given, in the order they ended
         self._stop = threading.Event()
         self._windows = 0
         self._inferred = 0
@@ -98,6 +99,7 @@ class Pipeline:
         active = list(self.sources)
         while active and not self._stop.is_set():
             ready: list[WindowData] = []
+            ended: list[str] = []
             more = False  # a source may have more audio waiting now, or has just ended
             for source in list(active):
                 stream = self.streams[source.id]
@@ -113,9 +115,11 @@ class Pipeline:
                     ready += stream.finish()
                     if stream.done:
                         active.remove(source)
+                        ended.append(source.id)
             if ready:
                 yield from self._predict(ready)
-            elif not more and active:
+            self.ended += ended
+            if not ready and not more and active:
                 self._stop.wait(self._idle_seconds(active))
 
     def _idle_seconds(self, active: list[AudioSource]) -> float:

@@ -18,9 +18,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files (wav, flac, ogg, mp3) or stream URLs")
     add_model_args(parser)
-    parser.add_argument("--top", type=int, default=3, help="labels shown per window (default: 3)")
+    parser.add_argument("--top", type=label_count, default=3, help="labels shown per window, at least 1 (default: 3)")
     parser.add_argument("--json", action="store_true", help="one JSON object per window, with every label's score")
     parser.set_defaults(func=run)
+
+
+def label_count(text: str) -> int:
+    """argparse type for --top: a whole number of labels, at least one."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

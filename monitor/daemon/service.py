@@ -85,6 +85,7 @@ class Daemon:
         self._reload = threading.Event()
         self._cleared: queue.SimpleQueue[AlertCleared] = queue.SimpleQueue()  # from reloads, for the main loop
         self._held_clears: list[AlertCleared] = []
+        self._finished: set[str] = set()  # sources whose rules have been cleared for good
         self._last_window: dict[str, float] = {}  # monotonic time of each source's latest window
         self._last_alert: str | None = None
         self._alerts = 0
@@ -186,6 +187,8 @@ class Daemon:
             self.notifier.stopping()
             event(log, logging.INFO, "stopping")
             housekeeper.join(timeout=5)
+            for source in self._engine_of:  # shutting down: nothing stays ON (retained) or uncleared
+                self._finish_source(source)
             if self.recorder is not None:
                 for alert in self.recorder.flush():
                     self._dispatch(alert)
@@ -200,7 +203,17 @@ class Daemon:
         if self.pipeline is not None:
             self.pipeline.stop()
 
+    def _finish_source(self, source: str) -> None:
+        """The source has ended (or the daemon stops): clear its active rules."""
+        if source not in self._finished:
+            self._finished.add(source)
+            for cleared in self._engine_of[source].engine.finish(source):
+                self._clear(cleared)
+
     def _process(self, prediction: Prediction) -> None:
+        assert self.pipeline is not None
+        for source in self.pipeline.ended:  # a recording that ended while others go on
+            self._finish_source(source)
         self._last_window[prediction.source] = time.monotonic()
         if self.echo is not None:
             self.echo(prediction)
