@@ -12,6 +12,7 @@ import numpy as np
 
 from monitor.errors import ModelError
 from monitor.model.metadata import ModelMetadata
+from monitor.smallfile import not_regular
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "sound-monitor.onnx"
 
@@ -27,9 +28,15 @@ class ModelRunner:
     def __init__(self, path: Path, threads: int = 1) -> None:
         import onnxruntime as ort
 
-        if not path.is_file():
+        try:
+            kind = not_regular(path.stat().st_mode)  # ONNX Runtime would hang on a FIFO, read /dev/zero for ever
+        except FileNotFoundError:
             hint = " (train one with 'sound-monitor train' or pass --model FILE)" if path == DEFAULT_MODEL else ""
-            raise ModelError(f"model file not found: {path}{hint}")
+            raise ModelError(f"model file not found: {path}{hint}") from None
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read the model file: {exc.strerror}") from None
+        if kind is not None:
+            raise ModelError(f"{path}: the model path {kind} (pass an .onnx file)")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -34,7 +34,8 @@ from monitor.rules.schema import (
     Timing,
 )
 from monitor.rules.units import parse_duration, parse_n_of_m, parse_time_of_day, parse_time_range, parse_weekday
-from monitor.rules.yamlsafe import Problem, RulesError, compose, line_of
+from monitor.rules.yamlsafe import MAX_BYTES, Problem, RulesError, compose, line_of
+from monitor.smallfile import FileRefused, read_small_file
 
 TOP_KEYS = ("version", "timezone", "min_level_dbfs", "mode", "schedule", "groups", "defaults", "rules")
 DEFAULT_KEYS = ("persistence", "for", "cooldown", "clear_after", "severity", "message", "min_level_dbfs")
@@ -50,11 +51,12 @@ DEFAULTS = {"cooldown": 60.0, "clear_after": 10.0}
 def load_rules(path: Path, labels: Sequence[str], thresholds: Mapping[str, float] | None = None) -> RuleSet:
     """Read and validate a rules file (see :func:`parse_rules`)."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise RulesError(str(path), [Problem(0, "rules file not found", "pass --rules FILE or create rules.yaml")]) from None
-    except OSError as exc:
-        raise RulesError(str(path), [Problem(0, f"cannot read the rules file: {exc.strerror}")]) from None
+        data = read_small_file(path, MAX_BYTES)
+    except FileRefused as exc:
+        if exc.missing:
+            raise RulesError(str(path), [Problem(0, "rules file not found", "pass --rules FILE or create rules.yaml")]) from None
+        raise RulesError(str(path), [Problem(0, f"the rules file {exc}",
+                                             "a rules file is a small YAML text file")]) from None
     return parse_rules(data, str(path), labels, thresholds)
 
 
