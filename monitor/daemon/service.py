@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from monitor.alerts import Alert, AlertCleared, Severity
@@ -42,9 +43,12 @@ from monitor.errors import AudioInputError, UserError
 from monitor.journal import Journal, journal_path
 from monitor.model.runner import ModelRunner
 from monitor.mqtt import MqttSink, RuleInfo, rule_infos
+from monitor.mqtt.topics import rule_id
 from monitor.pipeline import Pipeline
 from monitor.predictions import Prediction
 from monitor.rules.reload import RulesHolder
+from monitor.rules.schema import RuleSet
+from monitor.rules.yamlsafe import Problem, RulesError
 
 log = logging.getLogger("monitor.daemon")
 
@@ -120,7 +124,8 @@ class Daemon:
         for source in c.sources:
             path = c.rules_for(source)
             if path not in self.holders:  # RulesError: fatal, exit 2
-                self.holders[path] = RulesHolder(path, model.labels, model.metadata.thresholds)
+                check = partial(self._topics_free, path) if c.mqtt is not None else None
+                self.holders[path] = RulesHolder(path, model.labels, model.metadata.thresholds, check)
             self._engine_of[source.id] = self.holders[path]
         missing = [label for label in c.clips.speech_labels if label not in model.labels]
         if c.clips.enabled and missing:
@@ -463,6 +468,20 @@ class Daemon:
             self._set_mode(stored.mode, stored.set_at)
             state = self._primary.engine.mode_state()
             event(log, logging.INFO, "mode_restored", requested=stored.mode, mode=state.mode, reason=state.reason)
+
+    def _topics_free(self, path: Path, rules: RuleSet) -> None:
+        """Raise RulesError for a rule of ``path`` whose MQTT topic a differently named rule of
+        another rules file has: the sink could publish only one of them."""
+        taken = {rule_id(rule.name): (rule.name, other) for other, holder in self.holders.items() if other != path
+                 for rule in holder.engine.rules.rules}
+        problems = []
+        for rule in rules.rules:
+            name, other = taken.get(rule_id(rule.name), (rule.name, path))
+            if name != rule.name:
+                problems.append(Problem(rule.line, f"rule '{rule.name}' and rule '{name}' of {other} map to the same "
+                                        f"MQTT topic .../alert/{rule_id(rule.name)}", "rename one"))
+        if problems:
+            raise RulesError(str(path), problems)
 
     def _gate(self) -> float:
         return min(holder.engine.min_gate_dbfs for holder in self.holders.values())
