@@ -344,9 +344,11 @@ class Daemon:
             "time": round(time.time(), 3),
             "uptime": round(time.monotonic() - self._started, 1),
             "ready": self._ready,
-            "ok": all(h["ok"] for h in sources.values()),
+            "ok": stats.model_ok and all(h["ok"] for h in sources.values()),
             "mode": self.mode,
             "model": self._model_name,
+            "model_ok": stats.model_ok,  # False while the model's scores are NaN or inf
+            "invalid_scores": stats.invalid_scores,
             "cpu": self._cpu_load(),
             "sources": sources,
             "windows": stats.windows,
