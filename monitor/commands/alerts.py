@@ -20,6 +20,7 @@ from pathlib import Path
 
 from monitor.errors import UserError
 from monitor.journal import Journal, JournalEntry, default_state_dir, journal_path
+from monitor.textsafe import printable
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -89,5 +90,5 @@ def run(args: argparse.Namespace) -> int:
     if not args.json and entries:
         print(_HEADER)
     for entry in entries:
-        print(json.dumps(entry.to_json()) if args.json else _line(entry))
+        print(json.dumps(entry.to_json()) if args.json else printable(_line(entry)))
     return 0
