@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import struct
 import threading
 import time
@@ -230,3 +231,19 @@ def test_a_model_giving_nan_scores_is_an_error_in_the_log_and_in_health(tmp_path
     health = json.loads((tmp_path / "state" / "health.json").read_text())
     assert health["model_ok"] is False and health["ok"] is False
     assert health["invalid_scores"] == health["inferred"] > 0
+
+
+def test_state_files_are_private_whatever_the_umask_and_an_open_state_directory_is_warned_about(tmp_path, tiny_model):
+    scene(tmp_path / "a.wav", seconds=12, sound=(5.0, 8.0))
+    config = write_config(tmp_path, tiny_model, "{id: a, file: a.wav}")
+    (tmp_path / "state").mkdir(mode=0o755)
+    previous = os.umask(0o022)  # the usual login umask, inherited by the daemon
+    try:
+        result = run_cli("run", "--config", str(config), timeout=60)
+    finally:
+        os.umask(previous)
+    assert result.returncode == 0, result.stderr
+    (warning,) = [line for line in result.stderr.splitlines() if "event=state_dir_not_private" in line]
+    assert "open to its group and others (mode 0755)" in warning and "chmod 700" in warning
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "state").iterdir() if p.is_file()}
+    assert {"alerts.sqlite3", "health.json"} <= set(modes) and set(modes.values()) == {0o600}, modes

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from monitor.private import write_private
 from monitor.rules.schema import MODES
 from monitor.smallfile import FileRefused, read_small_file
 
@@ -66,7 +67,7 @@ class ModeStore:
         """Replace the stored request atomically (a crash mid-write leaves the old one)."""
         tmp = self.path.with_suffix(".tmp")
         try:
-            tmp.write_text(json.dumps({"mode": mode, "set_at": set_at}), encoding="utf-8")
+            write_private(tmp, json.dumps({"mode": mode, "set_at": set_at}).encode("utf-8"))
             os.replace(tmp, self.path)
         except OSError as exc:
             log.warning("could not store the mode in %s (%s); it will not survive a restart", self.path, exc)

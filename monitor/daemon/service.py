@@ -45,6 +45,7 @@ from monitor.model.runner import ModelRunner
 from monitor.mqtt import MqttSink, RuleInfo, rule_infos
 from monitor.mqtt.topics import rule_id
 from monitor.pipeline import Pipeline
+from monitor.private import open_to_others
 from monitor.predictions import Prediction
 from monitor.rules.reload import RulesHolder
 from monitor.rules.schema import RuleSet
@@ -132,6 +133,10 @@ class Daemon:
             event(log, logging.WARNING, "privacy_unchecked", labels=",".join(missing),
                   reason="the model has no such label, so clips cannot be checked for speech")  # fmt: skip
         c.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        exposed = open_to_others(c.state_dir)
+        if exposed is not None:  # an existing directory keeps its mode; the files in it are 0600
+            event(log, logging.WARNING, "state_dir_not_private", path=c.state_dir, problem=exposed,
+                  hint=f"alerts and clips are private: chmod 700 {c.state_dir}")  # fmt: skip
         self._initial_mode()
         self.journal = Journal(journal_path(c.state_dir))
         try:
