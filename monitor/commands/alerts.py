@@ -60,6 +60,8 @@ def parse_since(text: str, now: float) -> float:
     return moment.timestamp()  # naive datetimes are local time
 
 
+MAX_LIMIT = 2**62
+
 _HEADER = (
     f"{'onset':<19}  {'severity':<8}  {'rule':<20}  {'label':<16}  {'score':>5}  {'mode':<5}  "
     f"{'mqtt':<9}  {'cleared':<8}  message"
@@ -86,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--limit must be at least 1")
     since = parse_since(args.since, time.time()) if args.since else None
     with Journal(path) as journal:
-        entries = journal.entries(since=since, limit=args.limit)
+        # SQLite's integers end at 2**63 - 1; a larger --limit simply means every alert.
+        limit = None if args.limit is None or args.limit > MAX_LIMIT else args.limit
+        entries = journal.entries(since=since, limit=limit)
     if not args.json and entries:
         print(_HEADER)
     for entry in entries:
