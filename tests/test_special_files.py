@@ -79,25 +79,22 @@ def test_the_reader_reads_at_most_the_limit(tmp_path: Path):
     assert missing.value.missing
 
 
-@pytest.mark.timeout(10)
-@pytest.mark.parametrize("make", SPECIAL, ids=lambda f: f.__name__)
-def test_a_special_rules_file_is_one_problem_line(tmp_path: Path, make: Callable[[Path], str]):
-    path = tmp_path / "rules.yaml"
-    reason = make(path)
-    with pytest.raises(RulesError) as error:
-        load_rules(path, LABELS)
-    assert str(error.value).startswith(f"{path}: the rules file {reason}")
-    assert len(str(error.value).splitlines()) == 1
+LOADERS = {
+    "rules": (lambda path: load_rules(path, LABELS), RulesError),
+    "config": (lambda path: load_config(path, {}), ConfigError),
+}
 
 
 @pytest.mark.timeout(10)
+@pytest.mark.parametrize("what", LOADERS)
 @pytest.mark.parametrize("make", SPECIAL, ids=lambda f: f.__name__)
-def test_a_special_config_file_is_one_problem_line(tmp_path: Path, make: Callable[[Path], str]):
-    path = tmp_path / "config.yaml"
+def test_a_special_rules_or_config_file_is_one_problem_line(tmp_path: Path, make: Callable[[Path], str], what: str):
+    load, error_type = LOADERS[what]
+    path = tmp_path / f"{what}.yaml"
     reason = make(path)
-    with pytest.raises(ConfigError) as error:
-        load_config(path, {})
-    assert str(error.value).startswith(f"{path}: the config file {reason}")
+    with pytest.raises(error_type) as error:
+        load(path)
+    assert str(error.value).startswith(f"{path}: the {what} file {reason}")
     assert len(str(error.value).splitlines()) == 1
 
 
