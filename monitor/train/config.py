@@ -12,7 +12,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 12
-    batches_per_epoch: int = 100
+    batches_per_epoch: int = 80
     batch_size: int = 32
     learning_rate: float = 1e-3  # the head's; the trunk's is trunk_lr_scale times this
     trunk_lr_scale: float = 0.1
