@@ -37,17 +37,14 @@ class SoundTagger(nn.Module):
             # AudioSet's own hidden layer is a better start for "which sound is this" than noise.
             self.head[0].load_state_dict(hidden.state_dict())
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.features(x).mean(dim=(2, 3))
-
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(our logits, embedding)."""
-        embedding = self.embed(x)
+        embedding = self.net.embed(x)
         return self.head(embedding), embedding
 
     def audioset_logits(self, embedding: torch.Tensor) -> torch.Tensor:
         """The 527 AudioSet logits of the attached pretrained head."""
-        return self.net.classifier[2:](embedding)
+        return self.net.classify(embedding)
 
     def train(self, mode: bool = True) -> "SoundTagger":
         """Training mode with the trunk's batch-norm statistics frozen: CPU batches are small
