@@ -30,6 +30,7 @@ from pathlib import Path
 
 from monitor.alerts import Alert
 from monitor.errors import UserError
+from monitor.private import touch_private
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class Journal:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            touch_private(path)  # SQLite gives its -wal and -shm files the database file's mode
             # autocommit: each statement is its own transaction, durable when it returns
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
             self._db.execute("PRAGMA journal_mode=WAL")

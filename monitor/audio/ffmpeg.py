@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.audio.source import AudioBlock, AudioSource, SourceStats, sanitize
+from monitor.audio.source import AudioBlock, AudioSource, SourceStats, check_sample_rate, sanitize
 from monitor.errors import AudioInputError
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class FfmpegSource(AudioSource):
         commands) gives up after that many failed tries in a row, and a clean end of the input
         ends the source, as a file's would."""
         super().__init__(source_id or url, sample_rate, 1)
+        check_sample_rate(sample_rate, f"{url}: the decoded rate")
         self._ffmpeg = shutil.which(ffmpeg)
         if self._ffmpeg is None:
             raise AudioInputError(f"'{ffmpeg}' not found: install ffmpeg to read streams such as {url}")

@@ -55,7 +55,7 @@ class PacedSource(AudioSource):
             return None
         chunk, bad = sanitize(chunk)
         if bad and not self._sanitized:
-            log.warning("%s: replaced NaN/inf samples with silence", self.id)
+            log.warning("%s: replaced NaN, inf or out-of-range samples with silence", self.id)
         self._sanitized += bad
         # Read faster than real time, audio has no time of day of its own: it is stamped when it
         # is read, never in the future (the rule schedule applies at the time of reading).

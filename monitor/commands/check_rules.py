@@ -18,6 +18,7 @@ from monitor.shipped import model_path
 from monitor.rules import RulesError, RuleSet, load_rules
 from monitor.rules.engine import Engine
 from monitor.rules.schema import MODES, CompoundRule, SimpleRule
+from monitor.textsafe import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,9 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     path = args.file or default_rules_path()
-    if not path.is_file():  # not a rules file at all: an "other error" (exit 2), not invalid rules
-        what = "is not a file" if path.exists() else "not found"
-        raise UserError(f"rules file {what}: {path} (check-rules FILE, or ./rules.yaml by default)")
+    if not path.exists():  # no file at all: an "other error" (exit 2), not invalid rules
+        raise UserError(f"rules file not found: {path} (check-rules FILE, or ./rules.yaml by default)")
     metadata = ModelRunner(args.model or model_path()).metadata
     try:
         rules = load_rules(path, metadata.labels, metadata.thresholds)
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         count = len(exc.problems)
         print(f"{path}: {count} problem{'s' if count != 1 else ''}, rules not valid", file=sys.stderr)
         return 1
-    print(summary(rules, path))
+    print(printable(summary(rules, path), keep="\n"))
     return 0
 
 

@@ -20,6 +20,7 @@ from monitor.commands.common import STREAM_ATTEMPTS, add_model_args, load_model
 from monitor.commands.rules_common import add_rules_args, open_engine
 from monitor.pipeline import Pipeline
 from monitor.rules.near_miss import NearMiss
+from monitor.textsafe import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -51,12 +52,12 @@ def run(args: argparse.Namespace) -> int:
             for event in engine.process(prediction):
                 if isinstance(event, Alert):
                     raised += 1
-                    print(json.dumps(event.to_json()) if args.json else format_alert(event), flush=True)
+                    print(json.dumps(event.to_json()) if args.json else printable(format_alert(event)), flush=True)
         engine.finish(source.id)
         count += raised
         closest = near_miss.closest() if not raised else None
         if closest is not None:
-            print(f"{source.id}: no alert; closest: {closest}", file=sys.stderr)
+            print(printable(f"{source.id}: no alert; closest: {closest}"), file=sys.stderr)
     print(f"{count} alert{'s' if count != 1 else ''} in {len(sources)} recording{'s' if len(sources) != 1 else ''}",
           file=sys.stderr)
     return 0

@@ -24,6 +24,7 @@ from monitor.errors import UserError
 from monitor.mqtt.settings import add_arguments as add_mqtt_arguments
 from monitor.predictions import Prediction
 from monitor.stream.source_stream import SILENCE_DBFS
+from monitor.textsafe import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -81,8 +82,8 @@ class Echo:
     def __call__(self, item: Prediction | Alert | AlertCleared) -> None:
         if isinstance(item, Prediction) and item.level_dbfs <= SILENCE_DBFS and item.source not in self.silent:
             self.silent.add(item.source)
-            print(f"note: {item.source}: the input is digital silence ({SILENCE_DBFS:g} dBFS): "
-                  "is the microphone muted, or the wrong device?", file=sys.stderr, flush=True)  # fmt: skip
+            print(printable(f"note: {item.source}: the input is digital silence ({SILENCE_DBFS:g} dBFS): "
+                            "is the microphone muted, or the wrong device?"), file=sys.stderr, flush=True)  # fmt: skip
         echo(item, self.as_json)
 
 
@@ -96,7 +97,7 @@ def echo(item: Prediction | Alert | AlertCleared, as_json: bool) -> None:
     else:
         line = json.dumps({"event": "cleared", **asdict(item)}) if as_json else (
             f"CLEAR {item.rule} on {item.source} at {item.stream_time:.1f} s")
-    print(line, flush=True)
+    print(printable(line), flush=True)  # a message from a rules file must not drive the terminal
 
 
 def run_daemon(args: argparse.Namespace) -> int:

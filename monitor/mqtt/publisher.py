@@ -42,6 +42,7 @@ from monitor.mqtt.discovery import rule_id_from_config_topic
 from monitor.mqtt.settings import MqttSettings
 from monitor.mqtt.topics import MODES, Topics, parse_mode, rule_id
 from monitor.predictions import Prediction
+from monitor.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class MqttSink:
         self._version = version
         self._clock = clock
         self._on_mode_set = on_mode_set
+        self._mode_warnings = Throttle(clock=clock)  # a flood of bad requests must not flood the log
         self._mode = mode
         self._rules: list[RuleInfo] | None = None  # None until announce_rules: nothing to prune yet
         self._rule_states: dict[str, bool] = {}  # rule name -> ON
@@ -470,16 +472,17 @@ class MqttSink:
         requested = parse_mode(payload)
         with self._lock:
             if requested is None:
-                shown = payload[:_LOGGED_PAYLOAD]
-                more = f" (+{len(payload) - _LOGGED_PAYLOAD} bytes)" if len(payload) > _LOGGED_PAYLOAD else ""
-                log.warning(
-                    "MQTT: ignored mode request %r%s on %s: expected one of %s; the mode stays %s",
-                    shown,
-                    more,
-                    self._topics.mode_set,
-                    ", ".join(MODES),
-                    self._mode,
-                )
+                report, held = self._mode_warnings.allow()
+                if report:
+                    shown = payload[:_LOGGED_PAYLOAD]
+                    more = f" (+{len(payload) - _LOGGED_PAYLOAD} bytes)" if len(payload) > _LOGGED_PAYLOAD else ""
+                    before = f"; {held} more were ignored without a warning before it" if held else ""
+                    quiet = (f"; further ones are not logged for up to {self._mode_warnings.period:g} s"
+                             if self._mode_warnings.exhausted else "")
+                    log.warning(
+                        "MQTT: ignored mode request %r%s on %s: expected one of %s; the mode stays %s%s%s",
+                        shown, more, self._topics.mode_set, ", ".join(MODES), self._mode, before, quiet,
+                    )  # fmt: skip
                 self._publish_mode()
                 return
             changed = requested != self._mode

@@ -20,6 +20,7 @@ from datetime import datetime
 from monitor.alerts import Alert, AlertCleared, WindowRef, position
 from monitor.predictions import Prediction
 from monitor.rules.clock import local_time, zone
+from monitor.rules.message import render
 from monitor.rules.modes import ModeController, ModeState
 from monitor.rules.schema import CompoundRule, Rule, RuleSet, SimpleRule
 from monitor.rules.state import CompoundState, Episode, Evidence, Hit, RuleStatus, SimpleState
@@ -163,7 +164,8 @@ class Engine:
         # Live audio: the local time of the onset. A recording: where in it (its time of day is unknown).
         when = (f"{position(evidence.onset)} into the recording" if p.recording
                 else local_time(evidence.wall_time, tz).strftime("%H:%M:%S"))  # type: ignore[arg-type]
-        message = rule.timing.message.format(
+        message = render(
+            rule.timing.message,
             rule=rule.name, label=evidence.label, labels=", ".join(peaks), score=evidence.score,
             severity=severity.value, mode=mode, source=p.source, time=when, onset=evidence.onset)
         alert = Alert(

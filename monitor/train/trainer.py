@@ -1,60 +1,50 @@
 """The training loop: balanced batches of augmented windows, mixup, per-epoch validation.
 
 Takes cached features split into training and validation clips and a
-:class:`TrainConfig`; gives the trained :class:`~monitor.train.model.SoundCNN`
+:class:`TrainConfig`; gives the trained :class:`~monitor.train.model.SoundTagger`
 (weights of the epoch with the best validation macro-F1) and the per-epoch history.
-Deterministic for a given seed (single-process data generation, fixed thread count).
+Targets are multi-label (sigmoid per label): an event mixed into a background clip
+is that event *and* the background's label. With a pretrained start, the trunk
+learns at a fraction of the head's rate and, with ``distill`` > 0, the attached
+AudioSet head is held to the frozen original's predictions on the same windows, so
+sounds our data lacks keep the meaning AudioSet gave them. Deterministic for a
+given seed (single-process data generation, fixed thread count).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from monitor.evaluate.clip_metrics import clip_scores, macro_f1
 from monitor.evaluate.clips import EvalSet
 from monitor.train.augment import WindowMaker
 from monitor.train.cache import ClipFeatures
-from monitor.train.model import SoundCNN
+from monitor.train.config import TrainConfig
+from monitor.train.model import SoundTagger, frozen_teacher
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 30
-    batches_per_epoch: int = 32
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    weight_decay: float = 1e-3
-    mixup_p: float = 0.5
-    mixup_alpha: float = 0.4
-    label_smoothing: float = 0.05
-    # Label sampling weight = (training clips) ** balance: 0 draws every label equally often,
-    # 0.5 gives the broad background labels (dozens of source labels) more turns than rare events.
-    balance: float = 0.5
-    seed: int = 0
-    threads: int = 2
-
-
-def predict_torch(model: nn.Module, windows: np.ndarray, batch: int = 128) -> np.ndarray:
-    """Softmax scores (n_windows, n_labels), as the runtime computes them from the logits."""
+def predict_torch(model: nn.Module, windows: np.ndarray, batch: int = 64) -> np.ndarray:
+    """Sigmoid scores (n_windows, n_labels), as the runtime computes them from the logits."""
     model.eval()
     out = []
     with torch.no_grad():
         for i in range(0, len(windows), batch):
-            x = torch.from_numpy(windows[i : i + batch][:, None])
-            out.append(torch.softmax(model(x), dim=1).numpy())
+            x = torch.from_numpy(np.ascontiguousarray(windows[i : i + batch][:, None], dtype=np.float32))
+            out.append(torch.sigmoid(model(x)[0]).numpy())
     return np.concatenate(out) if out else np.empty((0, 0), np.float32)
 
 
 class Trainer:
     def __init__(
         self, config: TrainConfig, labels: tuple[str, ...], silence: str | None,
-        train: list[ClipFeatures], maker: WindowMaker,
+        train: list[ClipFeatures], maker: WindowMaker, init: Path | None = None,
     ) -> None:
         self.config = config
         self.labels = labels
@@ -73,7 +63,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         torch.set_num_threads(config.threads)
         self.rng = np.random.default_rng(config.seed)
-        self.model = SoundCNN(len(labels))
+        self.model = SoundTagger(len(labels), init)
+        self.pretrained = init is not None
+        self.teacher = frozen_teacher(self.model) if self.pretrained and config.distill > 0 else None
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Balanced batch: a label (weighted by ``balance``), a source label of it, then a clip."""
@@ -87,6 +79,9 @@ class Trainer:
                 sources = self.by_label[label]
                 clips = sources[sorted(sources)[self.rng.integers(len(sources))]]
                 windows.append(self.maker.train_window(clips[self.rng.integers(len(clips))], self.rng))
+                mixed = self.maker.last_background
+                if mixed is not None and mixed.clip.label in self.labels:
+                    target[i, self.labels.index(mixed.clip.label)] = 1.0
             target[i, label] = 1.0
         x = np.stack(windows)[:, None]
         if self.rng.random() < self.config.mixup_p:
@@ -95,14 +90,30 @@ class Trainer:
             x = lam * x + (1 - lam) * x[perm]
             target = lam * target + (1 - lam) * target[perm]
         eps = self.config.label_smoothing
-        target = target * (1 - eps) + eps / k
+        target = target * (1 - eps) + eps / 2
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(target)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logits, embedding = self.model(x)
+        loss = F.binary_cross_entropy_with_logits(logits, y)
+        if self.teacher is not None:
+            with torch.no_grad():
+                target = torch.sigmoid(self.teacher(x)[0])
+            loss = loss + self.config.distill * F.binary_cross_entropy_with_logits(
+                self.model.audioset_logits(embedding), target)
+        return loss
 
     def fit(self, val: EvalSet, log=print) -> list[dict[str, float]]:
         c = self.config
-        opt = torch.optim.AdamW(self.model.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+        trunk_lr = c.learning_rate * (c.trunk_lr_scale if self.pretrained else 1.0)
+        opt = torch.optim.AdamW(
+            [{"params": self.model.trunk_parameters(), "lr": trunk_lr},
+             {"params": self.model.head_parameters(), "lr": c.learning_rate}],
+            weight_decay=c.weight_decay,
+        )
         total = c.epochs * c.batches_per_epoch
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=c.learning_rate, total_steps=total, pct_start=0.15)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=[trunk_lr, c.learning_rate], total_steps=total, pct_start=0.15)
         history: list[dict[str, float]] = []
         best, best_state = -1.0, None
         start = time.monotonic()
@@ -111,8 +122,7 @@ class Trainer:
             losses = []
             for b in range(c.batches_per_epoch):
                 x, y = self.batch()
-                logits = self.model(x)
-                loss = -(y * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+                loss = self.loss(x, y)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
