@@ -11,21 +11,10 @@ import pytest
 from conftest import run_cli
 from mqtt_fixtures import broker, free_port, retained  # noqa: F401  (broker: fixture)
 from signals import noise, tone, write
+from test_cli import run_tiny as run
+from test_cli import tiny_rules  # noqa: F401  (a fixture: a rule 'high_tone' on the tiny model's 'high')
 
 RATE = 22050
-RULES = "min_level_dbfs: -90\nrules:\n  - {name: low_sound, sound: low, threshold: 0.6, clear_after: 3s}\n"
-
-
-@pytest.fixture
-def rules(tmp_path):
-    path = tmp_path / "rules.yaml"
-    path.write_text(RULES)
-    return path
-
-
-def run(tiny_model, rules, tmp_path, *args, **kwargs):
-    return run_cli("run", "--model", str(tiny_model), "--rules", str(rules), "--state-dir", str(tmp_path / "state"),
-                   *args, **kwargs)  # fmt: skip
 
 
 def one_error_line(result) -> str:
@@ -35,32 +24,32 @@ def one_error_line(result) -> str:
 
 
 @pytest.mark.parametrize("command", [["classify"], ["detect", "--rules", "RULES"]])
-def test_an_offline_command_gives_up_on_a_dead_stream_url(tmp_path, tiny_model, rules, command):
+def test_an_offline_command_gives_up_on_a_dead_stream_url(tmp_path, tiny_model, tiny_rules, command):
     url = f"http://127.0.0.1:{free_port()}/nothing.wav"
     started = time.monotonic()
-    result = run_cli(*[str(rules) if arg == "RULES" else arg for arg in command], url, "--model", str(tiny_model),
+    result = run_cli(*[str(tiny_rules) if arg == "RULES" else arg for arg in command], url, "--model", str(tiny_model),
                      timeout=60)  # fmt: skip
     assert f"{url}: cannot read it after 3 tries" in one_error_line(result)
     assert time.monotonic() - started < 30
 
 
-def test_an_unknown_device_is_the_only_line_no_monitoring_banner_first(tiny_model, rules, tmp_path):
-    result = run(tiny_model, rules, tmp_path, "--device", "nosuchmic", env={"PULSE_SERVER": "unix:/nonexistent"})
+def test_an_unknown_device_is_the_only_line_no_monitoring_banner_first(tiny_model, tiny_rules, tmp_path):
+    result = run(tiny_model, tiny_rules, tmp_path, "--device", "nosuchmic", env={"PULSE_SERVER": "unix:/nonexistent"})
     one_error_line(result)
     assert "monitoring" not in result.stderr
 
 
-def test_run_prints_each_alert_once(tiny_model, rules, tmp_path):
-    clip = write(tmp_path / "beep.wav", np.concatenate([noise(6.0, RATE, -50), tone(300, 3.0, RATE, 0.3)]), RATE)
-    result = run(tiny_model, rules, tmp_path, "--source", str(clip))
+def test_run_prints_each_alert_once(tiny_model, tiny_rules, tmp_path):
+    clip = write(tmp_path / "beep.wav", np.concatenate([noise(6.0, RATE, -50), tone(6000, 3.0, RATE)]), RATE)
+    result = run(tiny_model, tiny_rules, tmp_path, "--source", str(clip))
     assert result.returncode == 0, result.stderr
     assert len([line for line in result.stdout.splitlines() if line.startswith("ALERT")]) == 1
-    assert "low_sound" not in result.stderr and "monitoring" in result.stderr
+    assert "high_tone" not in result.stderr and "monitoring" in result.stderr
 
 
-def test_digital_silence_is_named_once_as_a_possibly_muted_input(tiny_model, rules, tmp_path):
+def test_digital_silence_is_named_once_as_a_possibly_muted_input(tiny_model, tiny_rules, tmp_path):
     clip = write(tmp_path / "muted.wav", np.zeros(12 * RATE, np.float32), RATE)
-    result = run(tiny_model, rules, tmp_path, "--source", str(clip))
+    result = run(tiny_model, tiny_rules, tmp_path, "--source", str(clip))
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("the input is digital silence (-120 dBFS): is the microphone muted") == 1
 
@@ -79,17 +68,17 @@ def test_an_unknown_option_shows_the_commands_usage():
     assert "sound-monitor classify: error: unrecognized arguments: --frobnicate" in result.stderr
 
 
-def test_rules_active_when_a_recording_ends_are_cleared_on_mqtt_and_in_the_journal(tiny_model, rules, tmp_path,
+def test_rules_active_when_a_recording_ends_are_cleared_on_mqtt_and_in_the_journal(tiny_model, tiny_rules, tmp_path,
                                                                                   broker):  # noqa: F811
-    clip = write(tmp_path / "late.wav", np.concatenate([noise(6.0, RATE, -50), tone(300, 4.0, RATE, 0.3)]), RATE)
+    clip = write(tmp_path / "late.wav", np.concatenate([noise(6.0, RATE, -50), tone(6000, 4.0, RATE)]), RATE)
     prefix = "sound-monitor/testnode"
-    result = run(tiny_model, rules, tmp_path, "--source", str(clip), "--mqtt", f"{broker.host}:{broker.port}",
+    result = run(tiny_model, tiny_rules, tmp_path, "--source", str(clip), "--mqtt", f"{broker.host}:{broker.port}",
                  "--mqtt-prefix", prefix)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert retained(broker, f"{prefix}/rule/low_sound/state") == b"OFF"
+    assert retained(broker, f"{prefix}/rule/high_tone/state") == b"OFF"
     listed = run_cli("alerts", "--json", "--state-dir", str(tmp_path / "state"))
     (alert,) = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert alert["rule"] == "low_sound" and alert["cleared_at"] is not None
+    assert alert["rule"] == "high_tone" and alert["cleared_at"] is not None
 
 
 def test_train_on_loose_clips_says_it_needs_label_folders_or_a_manifest(tmp_path):
