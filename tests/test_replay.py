@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -92,3 +93,20 @@ def test_a_replay_is_logged_and_each_alert_keeps_its_time_and_says_it_is_replaye
     assert payloads[old.id]["replayed"] is True and payloads[old.id]["stale"] is True  # past stale_after (1 h)
     assert payloads[fresh.id]["replayed"] is False
     consumer.close()
+
+
+def test_a_journal_from_before_per_alert_delivery_still_owes_its_undelivered_alerts(tmp_path):
+    path = tmp_path / "alerts.sqlite3"
+    owed = make_alert(0)
+    with sqlite3.connect(path) as db:  # schema 1, as sound-monitor 0.1 wrote it
+        db.executescript(
+            "CREATE TABLE alerts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, rule TEXT NOT NULL,"
+            " wall_time REAL NOT NULL, payload TEXT NOT NULL, raised_at REAL NOT NULL, delivered_at REAL,"
+            " cleared_at REAL); PRAGMA user_version=1;")
+        db.execute("INSERT INTO alerts (id, rule, wall_time, payload, raised_at) VALUES (?, ?, ?, ?, ?)",
+                   (owed.id, owed.rule, owed.wall_time, json.dumps(owed.to_json()), owed.wall_time))  # fmt: skip
+    db.close()
+    with Journal(path) as journal:
+        assert [entry.alert for entry in journal.pending()] == [owed] and journal.pending()[0].deliver
+        journal.append(kept := make_alert(1), deliver=False)
+        assert journal.pending_count() == 1 and [e.alert.id for e in journal.entries()] == [owed.id, kept.id]
