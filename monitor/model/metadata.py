@@ -18,6 +18,8 @@ Keys (all values are strings, JSON where structured)::
     activation             "softmax" | "sigmoid" | "none" (applied by the runtime to the raw output)
     thresholds             optional JSON object label -> calibrated decision threshold
     name, description, training_data, git_commit   optional, informational
+    model_id               optional: SHA-256 (first 16 hex digits) of the exported graph and weights;
+                           what learnt sounds are tied to (thresholds can change, the network not)
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from monitor.features.params import FeatureParams
 FORMAT_KEY = "sound_monitor.format"
 FORMAT_VERSION = "1"
 ACTIVATIONS = ("softmax", "sigmoid", "none")
-INFO_KEYS = ("name", "description", "training_data", "git_commit")
+INFO_KEYS = ("name", "description", "training_data", "git_commit", "model_id")
 REQUIRED_FEATURE_KEYS = ("sample_rate", "n_mels", "n_fft", "hop_length", "window_seconds", "fmin", "fmax", "top_db")
 
 
@@ -73,6 +75,10 @@ class ModelMetadata:
     @property
     def name(self) -> str:
         return self.info.get("name", "unnamed model")
+
+    @property
+    def model_id(self) -> str | None:
+        return self.info.get("model_id")
 
     def to_props(self) -> dict[str, str]:
         """The ``metadata_props`` map to store in the ONNX file."""
@@ -127,8 +133,8 @@ class ModelMetadata:
             try:
                 values[f.name] = parse_value(raw, str(f.type))
             except ValueError as exc:
-                why = "not a finite number" if "finite" in str(exc) else "unreadable value"
-                problems.append(f"metadata key '{f.name}' has {why} {raw!r}")
+                problems.append(f"metadata key '{f.name}' is {raw!r}, not a finite number" if "finite" in str(exc)
+                                else f"metadata key '{f.name}' has unreadable value {raw!r}")
         activation = props.get("activation", "")
         if activation not in ACTIVATIONS:
             problems.append(f"metadata 'activation' is {activation!r}, expected one of {', '.join(ACTIVATIONS)}")

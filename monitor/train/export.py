@@ -10,7 +10,9 @@ batch), outputs ``scores`` [batch, n_labels] (raw logits) and ``embedding``
 
 from __future__ import annotations
 
+import hashlib
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,8 @@ def export_onnx(model: torch.nn.Module, metadata: ModelMetadata, path: Path) -> 
         dynamic_axes={"logmel": {0: "batch"}, "scores": {0: "batch"}, EMBEDDING_OUTPUT: {0: "batch"}},
     )
     proto = onnx.load_from_string(buffer.getvalue())
+    model_id = hashlib.sha256(proto.graph.SerializeToString()).hexdigest()[:16]
+    metadata = replace(metadata, info={**metadata.info, "model_id": model_id})
     for key, value in metadata.to_props().items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
