@@ -5,7 +5,9 @@ date/time such as ``2026-11-22`` or ``2026-11-22T06:30``), ``--limit``,
 ``--state-dir`` and ``--json``; gives a table with one line per journaled alert,
 oldest first, with whether the broker has acknowledged it and when it cleared (``--json``: one
 JSON object per line, every alert field plus ``seq``, ``raised_at``,
-``delivered_at`` and ``cleared_at``).
+``delivered_at`` and ``cleared_at``). A row that cannot be read back is listed as
+``UNREADABLE`` with its id and the reason (``--json``: ``seq``, ``id``, ``raised_at``,
+``unreadable``); the monitor skips such rows when it replays the journal.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor.errors import UserError
-from monitor.journal import Journal, JournalEntry, default_state_dir, journal_path
+from monitor.journal import Journal, JournalEntry, UnreadableEntry, default_state_dir, journal_path
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -65,7 +67,10 @@ _HEADER = (
 )
 
 
-def _line(entry: JournalEntry) -> str:
+def _line(entry: JournalEntry | UnreadableEntry) -> str:
+    if isinstance(entry, UnreadableEntry):
+        when = datetime.fromtimestamp(entry.raised_at).isoformat(sep=" ", timespec="seconds")
+        return f"{when:<19}  UNREADABLE journal row {entry.id} (seq {entry.seq}): {entry.reason}"
     alert = entry.alert
     when = datetime.fromtimestamp(alert.wall_time).isoformat(sep=" ", timespec="seconds")
     delivered = "delivered" if entry.delivered_at is not None else "PENDING"
