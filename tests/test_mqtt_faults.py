@@ -5,6 +5,9 @@ Real mosquitto on loopback; the faults are real clients and real listeners.
 
 from __future__ import annotations
 
+import json
+import logging
+import sqlite3
 import threading
 import time
 
@@ -13,8 +16,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from monitor.journal import Journal
-from monitor.mqtt import MqttSink
-from tests.mqtt_fixtures import Broker, broker, fast_settings, wait_until  # noqa: F401  (broker is a fixture)
+from monitor.mqtt import MqttSink, Topics
+from monitor.mqtt.publisher import DISCOVERY_EVERY, HA_STATUS_TOPIC
+from tests.mqtt_fixtures import Broker, Subscriber, broker, fast_settings, wait_until  # noqa: F401  (fixture)
 from tests.test_mqtt import make_alert
 
 BACKLOG = 800
@@ -77,3 +81,85 @@ def test_a_backlog_replayed_through_repeated_takeovers_never_blocks_the_owner(br
             closer.start()
             closer.join(10)
             assert not closer.is_alive(), f"run {run}: close() hung"
+
+
+T = Topics("sound-monitor/testnode")
+
+
+def test_a_retained_mode_request_is_ignored_and_not_reapplied_after_a_broker_restart(broker, tmp_path, caplog):  # noqa: F811
+    modes: list[str] = []
+    setter = Subscriber(broker, T.mode)
+    setter.client.publish(T.mode_set, "away", qos=1, retain=True).wait_for_publish(5)  # a mistaken automation
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        with caplog.at_level(logging.WARNING):
+            sink = MqttSink(fast_settings(broker), journal, on_mode_set=modes.append).start()
+            assert wait_until(lambda: sink.connected)
+            setter.client.publish(T.mode_set, "night", qos=1).wait_for_publish(5)
+            assert wait_until(lambda: modes == ["night"])
+            broker.stop()
+            broker.start()
+            assert wait_until(lambda: sink.connected and len(caplog.records) >= 2, timeout=20)
+            time.sleep(0.5)  # the retained request arrives right after the resubscription
+            assert modes == ["night"] and sink.mode == "night"
+            sink.close()
+    noted = [r.getMessage() for r in caplog.records if "retained mode request" in r.getMessage()]
+    assert len(noted) == 1  # once, not at every reconnect
+    setter.close()
+
+
+def test_a_flood_of_home_assistant_online_messages_gets_at_most_one_discovery_per_interval(broker, tmp_path):  # noqa: F811
+    configs = Subscriber(broker, "homeassistant/#")
+    with Journal(tmp_path / "j.sqlite3") as journal, MqttSink(fast_settings(broker), journal) as sink:
+        sink.announce_rules([("door", "knock", "warning")])
+        assert wait_until(lambda: sink.connected)
+        assert configs.wait_for(lambda s: s.on(f"homeassistant/select/testnode/mode/config"))
+        flood = Subscriber(broker, "test/unused")
+        started = time.monotonic()
+        for _ in range(3000):
+            flood.client.publish(HA_STATUS_TOPIC, "online", qos=0)
+        time.sleep(DISCOVERY_EVERY + 1.5)
+        elapsed = time.monotonic() - started
+        flood.close()
+    announced = len(configs.on("homeassistant/select/testnode/mode/config"))
+    # The first at connect, then one per interval at most (the flood's last request is honoured).
+    assert 2 <= announced <= 2 + elapsed / DISCOVERY_EVERY, announced
+    configs.close()
+
+
+def test_replay_skips_unreadable_rows_with_one_error_each_and_delivers_the_rest_in_order(broker, tmp_path, caplog):  # noqa: F811
+    path = tmp_path / "j.sqlite3"
+    alerts = [make_alert(n) for n in range(4)]
+    with Journal(path) as journal:
+        for alert in alerts:
+            journal.append(alert)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE alerts SET payload = '{\"rule\": \"door\"}' WHERE id = ?", (alerts[1].id,))
+    consumer = Subscriber(broker, T.alert)
+    with caplog.at_level(logging.ERROR), Journal(path) as journal, MqttSink(fast_settings(broker), journal) as sink:
+        assert wait_until(lambda: sink.connected and sink.backlog == 0)
+        broker.stop()  # replay again after a reconnect: still one error
+        broker.start()
+        assert wait_until(lambda: sink.connected)
+        sink.publish_alert(later := make_alert(9))
+        assert wait_until(lambda: sink.backlog == 0)
+    received = [json.loads(m.payload)["id"] for m in consumer.on(T.alert)]
+    expected = [alerts[0].id, alerts[2].id, alerts[3].id, later.id]
+    assert list(dict.fromkeys(received)) == expected
+    skipped = [r.getMessage() for r in caplog.records if "alert_skipped" in r.getMessage()]
+    assert len(skipped) == 1 and alerts[1].id in skipped[0]
+    consumer.close()
+
+
+def test_an_alert_whose_rule_topic_is_too_long_still_goes_out_on_the_alert_topic(broker, tmp_path, caplog):  # noqa: F811
+    consumer = Subscriber(broker, T.alert)
+    huge = make_alert(0, rule="r" * 70_000)
+    with caplog.at_level(logging.ERROR), Journal(tmp_path / "j.sqlite3") as journal:
+        with MqttSink(fast_settings(broker), journal) as sink:
+            assert wait_until(lambda: sink.connected)
+            sink.publish_alert(huge)
+            sink.publish_alert(after := make_alert(1))
+            assert wait_until(lambda: sink.backlog == 0), sink.backlog
+            assert sink.connected  # paho's network thread survived
+    assert [json.loads(m.payload)["id"] for m in consumer.on(T.alert)] == [huge.id, after.id]
+    assert "cannot be published" in caplog.text
+    consumer.close()
