@@ -63,3 +63,26 @@ def rss_mb() -> float:
 
 def figures_line(figures: dict[str, object]) -> str:
     return " ".join(f"{k}={v}" for k, v in figures.items())
+
+
+def naive_features(window: np.ndarray, p) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The model's input for one whole window, recomputed from scratch with librosa (the seed notebooks' way).
+
+    librosa's STFT and mel filters for the librosa/dB front end; for the pretrained
+    network's Kaldi/log front end, librosa's STFT (symmetric Hann of ``win_length``,
+    reflect padding) with the Kaldi filters applied to its power spectrum.
+    """
+    import librosa
+    import scipy.signal
+
+    if p.mel_scale == "slaney":
+        mel = librosa.feature.melspectrogram(y=window, sr=p.sample_rate, n_fft=p.n_fft, hop_length=p.hop_length, n_mels=p.n_mels)
+        return librosa.power_to_db(mel, ref=1.0, top_db=p.top_db)
+    from monitor.features.melbank import kaldi_filterbank
+
+    y = np.concatenate([window[:1], window[1:] - p.preemphasis * window[:-1]])
+    win = scipy.signal.get_window("hann", p.win_length or p.n_fft, fftbins=p.window == "hann_periodic")
+    spec = librosa.stft(y, n_fft=p.n_fft, hop_length=p.hop_length, win_length=p.win_length, window=win,
+                        center=True, pad_mode=p.pad_mode)
+    mel = kaldi_filterbank(p.sample_rate, p.n_fft, p.n_mels, p.fmin, p.fmax) @ (np.abs(spec) ** 2)
+    return (np.log(mel + p.log_eps) + p.log_offset) * p.log_scale

@@ -89,7 +89,7 @@ def fold_feats(runner: ModelRunner, fold: int, limit: int | None):  # type: igno
     cache = FeatureCache(DEFAULT_CACHE, runner.metadata.features)
     feats, _ = cache.load_all(clips, progress=False)
     p = runner.metadata.features
-    maker = WindowMaker(p.n_frames, p.top_db, cache.room_tones(ROOM_TONES, ROOM_TONE_SEED), [])
+    maker = WindowMaker(p, cache.room_tones(ROOM_TONES, ROOM_TONE_SEED), [])
     return feats, maker, label_map
 
 

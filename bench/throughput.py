@@ -21,10 +21,9 @@ import argparse
 import multiprocessing
 import time
 
-import librosa
 import numpy as np
 
-from _common import Cost, figures_line, load_model, measure, model_args, scene_audio
+from _common import Cost, figures_line, load_model, measure, model_args, naive_features, scene_audio
 from monitor.audio.paced import ArraySource
 from monitor.pipeline import Pipeline
 
@@ -41,10 +40,7 @@ def ours(model_path, n_sources: int, seconds: float, hop: float) -> tuple[int, C
 
 
 def naive_window(window: np.ndarray, p, model) -> np.ndarray:  # type: ignore[no-untyped-def]
-    mel = librosa.feature.melspectrogram(
-        y=window, sr=p.sample_rate, n_fft=p.n_fft, hop_length=p.hop_length, n_mels=p.n_mels
-    )
-    return model.predict(librosa.power_to_db(mel, ref=1.0, top_db=p.top_db)[None])
+    return model.predict(naive_features(window, p)[None].astype(np.float32))
 
 
 def naive(model_path, n_sources: int, seconds: float, hop: float) -> tuple[int, Cost]:

@@ -31,6 +31,7 @@ from monitor.commands import (  # noqa: E402
     tui,
 )
 from monitor.errors import UserError  # noqa: E402
+from monitor.textsafe import printable  # noqa: E402
 
 COMMANDS = (classify, run, devices, check_rules, detect, alerts, config, train, evaluate, tui)
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UserError as exc:
-        print(f"sound-monitor: error: {exc}", file=sys.stderr)
+        print(f"sound-monitor: error: {printable(str(exc), keep=chr(10))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from monitor.alerts import Alert
 from monitor.errors import UserError
+from monitor.private import touch_private
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +140,10 @@ class Journal:
                 "check the state directory (--state-dir, or state_dir in the config file)"
             ) from None
         try:
+            touch_private(path)  # SQLite gives its -wal and -shm files the database file's mode
             # autocommit: each statement is its own transaction, durable when it returns
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise JournalUnavailable(f"cannot open the alert journal {path}: {exc}") from None
         try:
             self._open(path)

@@ -46,6 +46,8 @@ class PipelineStats:
     inferred: int
     inference_seconds: float
     sources: dict[str, SourceStats]
+    invalid_scores: int = 0  # windows whose model scores were NaN or inf (treated as not analysed)
+    model_ok: bool = True  # False while the latest inferred window's scores were not finite
 
 
 class Pipeline:
@@ -71,15 +73,16 @@ class Pipeline:
         self._windows = 0
         self._inferred = 0
         self._inference_seconds = 0.0
+        self._invalid = 0
+        self._model_ok = True
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (thread-safe); it stops the sources on the way out."""
         self._stop.set()
 
     def stats(self) -> PipelineStats:
-        return PipelineStats(
-            self._windows, self._inferred, self._inference_seconds, {s.id: s.stats() for s in self.sources}
-        )
+        return PipelineStats(self._windows, self._inferred, self._inference_seconds,
+                             {s.id: s.stats() for s in self.sources}, self._invalid, self._model_ok)
 
     def run(self) -> Iterator[Prediction]:
         """Predictions until every source has finished or :meth:`stop` is called."""
@@ -120,6 +123,19 @@ class Pipeline:
         due = min(self.streams[s.id].seconds_to_next_window() for s in active)
         return min(MAX_IDLE_SECONDS, max(POLL_SECONDS, due))
 
+    def _finite(self, window: WindowData, row: np.ndarray) -> bool:
+        """Whether a window's scores are usable. NaN or inf (a broken model or front end) would
+        silently match no rule: the window counts as not analysed, and the error is logged when it
+        starts (and again whenever it comes back after good windows)."""
+        ok = bool(np.isfinite(row).all())
+        if not ok:
+            self._invalid += 1
+            if self._model_ok:
+                log.error("%s: the model gave NaN or inf scores for the window at %.1f s; such windows are "
+                          "not analysed (check the model's metadata or retrain it)", window.source, window.span.start)
+        self._model_ok = ok
+        return ok
+
     def _predict(self, windows: list[WindowData]) -> Iterator[Prediction]:
         self._windows += len(windows)
         loud = [w for w in windows if self.gate_dbfs is None or w.level_dbfs >= self.gate_dbfs]
@@ -130,7 +146,9 @@ class Pipeline:
             t0 = time.perf_counter()
             out = self.model.predict(matrices)
             self._inference_seconds += time.perf_counter() - t0
-            scores.update({id(w): row for w, row in zip(batch, out)})
+            for w, row in zip(batch, out):
+                if self._finite(w, row):
+                    scores[id(w)] = row
         self._inferred += len(loud)
         labels = self.model.labels
         for w in windows:

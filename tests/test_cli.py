@@ -92,14 +92,29 @@ def test_digital_silence_reads_as_the_level_floor(tmp_path, tiny_model):
     assert {json.loads(line)["level_dbfs"] for line in result.stdout.splitlines()} == {-120.0}
 
 
+@pytest.mark.parametrize("rate", [1, 100, 7999, 384001, 1_000_000_000])
+def test_a_sample_rate_outside_8k_to_384k_is_a_clear_error(tmp_path, tiny_model, rate):
+    clip = write(tmp_path / "odd.wav", np.zeros(8000, dtype=np.float32), 8000, "FLOAT")
+    header = bytearray(clip.read_bytes())  # libsndfile writes no such rates: patch the header as damage would
+    fmt = header.index(b"fmt ")
+    header[fmt + 12 : fmt + 16] = rate.to_bytes(4, "little")
+    clip.write_bytes(bytes(header))
+    (tmp_path / "rules.yaml").write_text("rules:\n  - {name: r, sound: low}\n")
+    for command in (["classify"], ["detect", "--rules", str(tmp_path / "rules.yaml")]):
+        result = run_cli(*command, str(clip), "--model", str(tiny_model))
+        assert_clean_error(result, f"odd.wav: sample rate {rate} Hz is outside the supported 8000..384000 Hz")
+
+
 def test_nan_and_inf_samples_become_silence_with_a_warning(tmp_path, tiny_model):
     x = tone(1000, 6.0, RATE)
     x[RATE : 2 * RATE] = np.nan
     x[3 * RATE] = np.inf
+    x[4 * RATE : 4 * RATE + 100] = 1e30  # a float WAV may hold any number; squaring this overflows
     clip = write(tmp_path / "nan.wav", x, RATE, "FLOAT")
     result = classify(str(clip), "--json", model=tiny_model)
     assert result.returncode == 0, result.stderr
-    assert "NaN/inf" in result.stderr
+    assert "replaced NaN, inf or out-of-range samples with silence" in result.stderr
+    assert "RuntimeWarning" not in result.stderr
     for line in result.stdout.splitlines():
         row = json.loads(line)
         assert np.isfinite(row["level_dbfs"]) and all(np.isfinite(list(row["scores"].values())))

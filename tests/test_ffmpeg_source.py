@@ -105,3 +105,10 @@ def test_a_stream_that_connects_but_sends_nothing_is_down_and_says_no_audio(capl
         source.stop()
         server.close()
     assert "ffmpeg stopped (no audio for 4 s)" in caplog.text
+
+
+@pytest.mark.parametrize("rate", [100, 1_000_000])
+def test_a_decoding_rate_outside_8k_to_384k_is_a_clear_error(tmp_path, rate):
+    clip = write(tmp_path / "t.wav", tone(440, 1.0, RATE), RATE)
+    with pytest.raises(AudioInputError, match=f"t.wav: the decoded rate: sample rate {rate} Hz is outside the supported"):
+        FfmpegSource(str(clip), rate)

@@ -205,6 +205,12 @@ def test_alerts_command_finds_the_xdg_state_dir(state):
     assert len(result.stdout.splitlines()) == 2 and "glass" in result.stdout.splitlines()[1]
 
 
+def test_a_limit_beyond_any_journal_lists_every_alert(state):
+    result = run_cli("--state-dir", str(state), "--limit", "99999999999999999999", "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -49,12 +49,40 @@ def test_a_model_without_metadata_is_refused(tmp_path):
         ("activation", "relu", "'activation' is 'relu'"),
         ("thresholds", '{"nope": 0.5}', "unknown labels: nope"),
         ("thresholds", '{"low": 7}', "numbers in \\[0, 1\\]"),
+        # A front end the runtime does not implement is refused by the field that declares it.
+        ("window", "hamming", "window 'hamming' is not implemented"),
+        ("mel_scale", "htk", "mel_scale 'htk' is not implemented"),
+        ("compression", "pcen", "compression 'pcen' is not implemented"),
+        ("pad_mode", "edge", "pad_mode 'edge' is not implemented"),
+        ("power", "3.0", "power 3.0 is not implemented"),
+        ("center", "false", "center false is not implemented"),
+        ("center", "maybe", "'center' has unreadable value"),
+        # Numbers that are not numbers never reach the extractor.
+        ("top_db", "nan", "'top_db' is 'nan', not a finite number"),
+        ("preemphasis", "inf", "'preemphasis' is 'inf', not a finite number"),
     ],
 )
 def test_bad_metadata_values_are_named(tmp_path, key, value, message):
     props = tiny_metadata().to_props() | {key: value}
     with pytest.raises(ModelError, match=message):
         ModelRunner(make_tiny_model(tmp_path / "bad.onnx", props=props))
+
+
+def test_a_model_declaring_the_pretrained_front_end_round_trips():
+    from monitor.features.params import KALDI_LOG_32K
+
+    meta = ModelMetadata(("a", "b"), KALDI_LOG_32K, "sigmoid")
+    assert ModelMetadata.from_props(meta.to_props(), "x").features == KALDI_LOG_32K
+
+
+def test_a_model_from_before_the_front_end_keys_gets_the_librosa_front_end():
+    from monitor.features.params import LIBROSA_DB
+
+    props = tiny_metadata().to_props()
+    for key in ("win_length", "window", "preemphasis", "center", "pad_mode", "power", "mel_scale", "mel_norm",
+                "compression", "amin", "log_eps", "log_offset", "log_scale"):
+        del props[key]
+    assert ModelMetadata.from_props(props, "old.onnx").features == LIBROSA_DB
 
 
 def test_a_missing_key_is_named(tmp_path):

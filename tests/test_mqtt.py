@@ -213,12 +213,24 @@ def test_invalid_mode_payloads_are_ignored_with_a_warning_and_the_mode_republish
     assert {m.payload for m in watcher.on(T.mode)} == {b"home"}
     assert modes == [] and sink.mode == "home"
     warnings = [r for r in caplog.records if "ignored mode request" in r.getMessage()]
-    assert len(warnings) == len(payloads)
+    assert len(payloads) > 10 and len(warnings) == 10  # a burst of warnings, then quiet for a while
+    assert "further ones are not logged for up to 60 s" in warnings[-1].getMessage()
     assert all(len(r.getMessage()) < 400 for r in warnings)  # a huge payload is not dumped into the log
     # still listening: a valid request after all that garbage works
     watcher.client.publish(T.mode_set, b"away", qos=1)
     assert wait_until(lambda: modes == ["away"])
     watcher.close()
+
+
+def test_a_flood_of_invalid_mode_requests_writes_ten_warnings_not_ten_thousand(broker, sink, modes, caplog):
+    caplog.set_level(logging.WARNING, logger="monitor")
+    flooder = Subscriber(broker, T.mode)
+    for i in range(10_000):
+        flooder.client.publish(T.mode_set, f"vacation {i}", qos=1)
+    flooder.client.publish(T.mode_set, b"away", qos=1)
+    assert wait_until(lambda: modes == ["away"], timeout=60)
+    assert len([r for r in caplog.records if "ignored mode request" in r.getMessage()]) == 10
+    flooder.close()
 
 
 def test_mqtt5_delivers_alerts_takes_mode_requests_and_leaves_a_will(broker, journal, modes, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from monitor.audio.resample import MonoResampler
 from signals import rms_dbfs, tone
 
-OUT = 22050
+OUT = 22050  # the librosa-front-end models' rate
 
 
 def run_through(resampler: MonoResampler, x: np.ndarray, block: int) -> np.ndarray:
@@ -20,13 +20,14 @@ def dominant_hz(x: np.ndarray, rate: int) -> float:
     return float(np.argmax(spectrum) * rate / len(x))
 
 
-@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
-def test_mono_input_is_resampled_preserving_pitch_length_and_level(rate):
+@pytest.mark.parametrize("out", [OUT, 32000])  # 32 kHz: the pretrained MobileNet's front end
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 32000, 44100, 48000])
+def test_mono_input_is_resampled_preserving_pitch_length_and_level(rate, out):
     x = tone(1000, 3.0, rate)[:, None]
-    y = run_through(MonoResampler(rate, OUT), x, block=rate // 10)
-    assert abs(len(y) - 3.0 * OUT) <= 2
-    assert dominant_hz(y[OUT // 2 : -OUT // 2], OUT) == pytest.approx(1000, abs=2)
-    assert rms_dbfs(y[OUT // 2 : -OUT // 2]) == pytest.approx(rms_dbfs(x[:, 0]), abs=0.1)
+    y = run_through(MonoResampler(rate, out), x, block=rate // 10)
+    assert abs(len(y) - 3.0 * out) <= 2
+    assert dominant_hz(y[out // 2 : -out // 2], out) == pytest.approx(1000, abs=2)
+    assert rms_dbfs(y[out // 2 : -out // 2]) == pytest.approx(rms_dbfs(x[:, 0]), abs=0.1)
 
 
 def test_stereo_is_downmixed_to_the_mean_of_the_channels():

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.train.augment import AugmentConfig, WindowMaker, place, trim
+from monitor.features.params import FeatureParams
+from monitor.train.augment import WindowMaker, place, trim
+from monitor.train.config import AugmentConfig
 from monitor.train.cache import ClipFeatures
 from monitor.train.dataset import Clip
 
@@ -21,7 +23,7 @@ def feats(frames: int, loud: slice) -> ClipFeatures:
 def maker(config: AugmentConfig = AugmentConfig()) -> WindowMaker:
     rng = np.random.default_rng(0)
     tones = [np.full((128, 216), -80.0 + rng.uniform(-5, 5), np.float32) for _ in range(5)]
-    return WindowMaker(216, 80.0, tones, [feats(300, slice(0, 300))], config)
+    return WindowMaker(FeatureParams(), tones, [feats(300, slice(0, 300))], config)
 
 
 def test_trim_drops_the_silent_padding_around_an_event():

@@ -1,4 +1,5 @@
-"""`sound-monitor train` end to end on a tiny data set: features, one epoch, ONNX export, report."""
+"""`sound-monitor train` end to end on a tiny data set: features, one epoch, ONNX export, report,
+from scratch and fine-tuned from the pretrained checkpoint."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from made_clips import write_dataset, write_label_map
 from monitor.model.runner import ModelRunner
 
 ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINT = ROOT.parent / "shared" / "pretrained" / "mn04_as_mAP_432.pt"
 torch = pytest.importorskip("torch")
 
 
@@ -23,14 +25,19 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("train")
+def train_tiny(tmp: Path, *extra: str) -> tuple[Path, subprocess.CompletedProcess]:
     data = write_dataset(tmp / "data")
     label_map = write_label_map(tmp / "map.yaml")
     out = tmp / "models" / "tiny.onnx"
     result = run_cli("train", str(data), "--labels", str(label_map), "--out", str(out), "--cache", str(tmp / "cache"),
-                     "--epochs", "1", "--batches-per-epoch", "2", "--batch-size", "8", "--seed", "3", cwd=tmp)
+                     "--epochs", "1", "--batches-per-epoch", "2", "--batch-size", "8", "--seed", "3", *extra, cwd=tmp)
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train")
+    out, result = train_tiny(tmp)
     return tmp, out, result
 
 
@@ -40,22 +47,46 @@ def test_training_writes_a_model_the_runtime_loads(trained):
     runner = ModelRunner(out)
     assert runner.labels == ("low", "high", "hiss", "silence")
     md = runner.metadata
-    assert md.activation == "softmax"
+    assert md.activation == "sigmoid"
     assert set(md.thresholds) == set(runner.labels) and all(0 < t < 1 for t in md.thresholds.values())
-    assert md.features.n_mels == 128 and md.features.n_frames == 216
-    assert "seed 3" in md.info["training_data"] and md.info["git_commit"]
-    scores = runner.predict(np.full((3, 128, 216), -60.0, np.float32))
-    assert scores.shape == (3, 4) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+    # The front end travels in the file: the pretrained network's 32-kHz Kaldi log-mel.
+    f = md.features
+    assert (f.sample_rate, f.n_mels, f.n_frames, f.mel_scale, f.compression, f.preemphasis) == (32000, 128, 501, "kaldi", "log", 0.97)
+    assert "seed 3" in md.info["training_data"] and md.info["git_commit"] and "from scratch" in md.info["description"]
+    scores, embedding = runner.predict_with_embedding(np.full((3, 128, 501), -1.0, np.float32))
+    assert scores.shape == (3, 4) and ((scores >= 0) & (scores <= 1)).all()
+    assert embedding is not None and embedding.shape == (3, 384) and runner.embedding_size == 384
     assert "epoch 1/1" in result.stderr
     assert "validation macro-F1" in result.stdout and "ONNX Runtime vs PyTorch max difference" in result.stdout
+
+
+@pytest.mark.skipif(not CHECKPOINT.is_file(), reason=f"pretrained checkpoint not found at {CHECKPOINT}")
+def test_fine_tuning_from_the_pretrained_checkpoint_keeps_its_knowledge(tmp_path):
+    out, result = train_tiny(tmp_path, "--init", str(CHECKPOINT))
+    assert result.returncode == 0, result.stderr
+    md = ModelRunner(out).metadata
+    assert "fine-tuned from mn04_as_mAP_432.pt" in md.info["description"]
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "no such file"),
+    (b"not a checkpoint at all", "not a PyTorch file"),
+])
+def test_a_bad_checkpoint_is_a_one_line_error(tmp_path, content, problem):
+    ckpt = tmp_path / "bad.pt"
+    if content is not None:
+        ckpt.write_bytes(content)
+    result = run_cli("train", str(tmp_path), "--init", str(ckpt), cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and problem in result.stderr
 
 
 def test_training_writes_a_test_report_with_confusion_matrices(trained):
     tmp, out, _ = trained
     report_dir = out.with_name("tiny-report")
     summary = json.loads((report_dir / "training.json").read_text())
-    assert summary["macs_per_window"] <= 30_000_000
-    assert summary["onnx_bytes"] <= 2_000_000
+    assert summary["macs_per_window"] <= 80_000_000
+    assert summary["onnx_bytes"] <= 10_000_000
     assert summary["folds"] == {"validation": [1], "test": [4]}
     text = (report_dir / "test-report.md").read_text()
     assert "macro-F1" in text and "| low |" in text
@@ -88,7 +119,8 @@ def test_training_is_deterministic_for_a_seed(tmp_path):
     from monitor.train.cache import FeatureCache
     from monitor.train.dataset import load_dataset
     from monitor.train.labelmap import load_label_map
-    from monitor.train.trainer import TrainConfig, Trainer
+    from monitor.train.config import TrainConfig
+    from monitor.train.trainer import Trainer
     from monitor.features.params import FeatureParams
 
     data = write_dataset(tmp_path / "data", per_label=3)
@@ -98,7 +130,7 @@ def test_training_is_deterministic_for_a_seed(tmp_path):
     feats, _ = cache.load_all(dataset.clips, progress=False)
 
     def first_batch_and_weights():
-        maker = WindowMaker(216, 80.0, cache.room_tones(10, 1), [f for f in feats if f.clip.label == "hiss"])
+        maker = WindowMaker(FeatureParams(), cache.room_tones(10, 1), [f for f in feats if f.clip.label == "hiss"])
         trainer = Trainer(TrainConfig(batch_size=4, seed=5), dataset.labels, "silence", feats, maker)
         x, y = trainer.batch()
         return x.numpy(), y.numpy(), next(trainer.model.parameters()).detach().numpy().copy()

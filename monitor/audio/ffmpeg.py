@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.audio.source import AudioBlock, AudioSource, SourceStats, sanitize
+from monitor.audio.source import AudioBlock, AudioSource, SourceStats, check_sample_rate, sanitize
 from monitor.errors import AudioInputError
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class FfmpegSource(AudioSource):
         ffmpeg: str = "ffmpeg",
     ) -> None:
         super().__init__(source_id or url, sample_rate, 1)
+        check_sample_rate(sample_rate, f"{url}: the decoded rate")
         self._ffmpeg = shutil.which(ffmpeg)
         if self._ffmpeg is None:
             raise AudioInputError(f"'{ffmpeg}' not found: install ffmpeg to read streams such as {url}")

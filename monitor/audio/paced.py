@@ -54,7 +54,7 @@ class PacedSource(AudioSource):
             return None
         chunk, bad = sanitize(chunk)
         if bad and not self._sanitized:
-            log.warning("%s: replaced NaN/inf samples with silence", self.id)
+            log.warning("%s: replaced NaN, inf or out-of-range samples with silence", self.id)
         self._sanitized += bad
         block = AudioBlock(chunk, self._wall0 + self._position / self.sample_rate)
         self._position += len(chunk)

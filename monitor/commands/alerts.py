@@ -22,6 +22,7 @@ from pathlib import Path
 
 from monitor.errors import UserError
 from monitor.journal import Journal, JournalEntry, UnreadableEntry, default_state_dir, journal_path
+from monitor.textsafe import printable
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -61,6 +62,8 @@ def parse_since(text: str, now: float) -> float:
     return moment.timestamp()  # naive datetimes are local time
 
 
+MAX_LIMIT = 2**62
+
 _HEADER = (
     f"{'onset':<19}  {'severity':<8}  {'rule':<20}  {'label':<16}  {'score':>5}  {'mode':<5}  "
     f"{'mqtt':<9}  {'cleared':<8}  message"
@@ -90,9 +93,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--limit must be at least 1")
     since = parse_since(args.since, time.time()) if args.since else None
     with Journal(path) as journal:
-        entries = journal.entries(since=since, limit=args.limit)
+        # SQLite's integers end at 2**63 - 1; a larger --limit simply means every alert.
+        limit = None if args.limit is None or args.limit > MAX_LIMIT else args.limit
+        entries = journal.entries(since=since, limit=limit)
     if not args.json and entries:
         print(_HEADER)
     for entry in entries:
-        print(json.dumps(entry.to_json()) if args.json else _line(entry))
+        print(json.dumps(entry.to_json()) if args.json else printable(_line(entry)))
     return 0

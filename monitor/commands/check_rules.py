@@ -16,6 +16,7 @@ from monitor.model.runner import ModelRunner, default_model_path
 from monitor.rules import RulesError, RuleSet, load_rules
 from monitor.rules.engine import Engine
 from monitor.rules.schema import MODES, CompoundRule, SimpleRule
+from monitor.textsafe import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         count = len(exc.problems)
         print(f"{path}: {count} problem{'s' if count != 1 else ''}, rules not valid", file=sys.stderr)
         return 1
-    print(summary(rules, path))
+    print(printable(summary(rules, path), keep="\n"))
     return 0
 
 

@@ -17,6 +17,7 @@ from monitor.audio.open import open_source
 from monitor.commands.common import add_model_args, load_model
 from monitor.commands.rules_common import add_rules_args, open_engine
 from monitor.pipeline import Pipeline
+from monitor.textsafe import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             for event in engine.process(prediction):
                 if isinstance(event, Alert):
                     count += 1
-                    print(json.dumps(event.to_json()) if args.json else format_alert(event), flush=True)
+                    print(json.dumps(event.to_json()) if args.json else printable(format_alert(event)), flush=True)
         engine.finish(source.id)
     print(f"{count} alert{'s' if count != 1 else ''} in {len(sources)} recording{'s' if len(sources) != 1 else ''}",
           file=sys.stderr)

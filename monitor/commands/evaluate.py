@@ -117,7 +117,7 @@ def clip_level(args: argparse.Namespace, runner: ModelRunner, label_map) -> str:
     dataset.skipped += corrupt
     print(skip_report(dataset.skipped))
     params = runner.metadata.features
-    maker = WindowMaker(params.n_frames, params.top_db, cache.room_tones(ROOM_TONES, ROOM_TONE_SEED), [])
+    maker = WindowMaker(params, cache.room_tones(ROOM_TONES, ROOM_TONE_SEED), [])
     silence = label_map.silence if label_map.silence in labels else None
     reports = []
     for variant, title in (("full", "full band"), ("band", "band-limited (8/11.025/16 kHz recordings)")):

@@ -24,6 +24,7 @@ from monitor.daemon.service import Daemon
 from monitor.errors import UserError
 from monitor.mqtt.settings import add_arguments as add_mqtt_arguments
 from monitor.predictions import Prediction
+from monitor.textsafe import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -80,7 +81,7 @@ def echo(item: Prediction | Alert | AlertCleared, as_json: bool) -> None:
     else:
         line = json.dumps({"event": "cleared", **asdict(item)}) if as_json else (
             f"CLEAR {item.rule} on {item.source} at {item.stream_time:.1f} s")
-    print(line, flush=True)
+    print(printable(line), flush=True)  # a message from a rules file must not drive the terminal
 
 
 def run_daemon(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from monitor.errors import UserError
 from monitor.train import DEFAULT_CACHE
+from monitor.train.config import AugmentConfig, TrainConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "<label>/*.wav|flac|ogg|mp3 sub-folders) and export an ONNX model with its metadata.",
     )
     p.add_argument("data", type=Path, help="training data folder")
+    p.add_argument("--init", type=Path, default=None, metavar="CHECKPOINT",
+                   help="start from the AudioSet-pretrained EfficientAT mn04_as state dict (mn04_as_mAP_432.pt: "
+                   "release v0.0.1 of github.com/fschmid56/EfficientAT, or ../shared/pretrained/); "
+                   "without it the network trains from scratch")
     p.add_argument("--out", type=Path, default=Path("models/sound-monitor.onnx"), help="ONNX file to write (default: %(default)s)")
     p.add_argument("--labels", default=None, metavar="YAML",
                    help="label map (default: the shipped map for the homesounds dataset; 'identity' = one label per source label)")
@@ -30,12 +35,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="feature cache folder (default: %(default)s)")
     p.add_argument("--val-fold", type=int, action="append", default=None, help="validation fold(s) (default: 1)")
     p.add_argument("--test-fold", type=int, action="append", default=None, help="held-out test fold(s) (default: 4)")
-    p.add_argument("--epochs", type=int, default=30, help="epochs (default: %(default)s)")
-    p.add_argument("--batches-per-epoch", type=int, default=32, help="batches per epoch (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=64, help="windows per batch (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="epochs (default: %(default)s)")
+    p.add_argument("--batches-per-epoch", type=int, default=TrainConfig.batches_per_epoch, help="batches of augmented training windows, made once; every epoch revisits all of them (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="windows per batch (default: %(default)s)")
+    p.add_argument("--distill", type=float, default=TrainConfig.distill, metavar="WEIGHT",
+                   help="with --init: weight of the loss that keeps the AudioSet head's predictions "
+                   "those of the original network (0 = off; default: %(default)s)")
     p.add_argument("--balance", type=float, default=0.5,
                    help="label sampling weight = clips**BALANCE: 0 = every label equally often (default: %(default)s)")
-    p.add_argument("--peak-anywhere", type=float, default=0.0, metavar="SHARE",
+    p.add_argument("--peak-anywhere", type=float, default=AugmentConfig.p_peak_anywhere, metavar="SHARE",
                    help="share of training windows whose event may run off the window's edges, its loudest "
                    "moment anywhere in it: teaches events that have only just begun (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
@@ -49,11 +57,15 @@ def run(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
     except ImportError as exc:
         raise UserError(f"training needs PyTorch and onnx ({exc.name} is missing): pip install -e .[train]") from None
-    from monitor.train.augment import AugmentConfig
     from monitor.train.labelmap import label_map_from_arg
     from monitor.train.run import TrainOptions, run_training
-    from monitor.train.trainer import TrainConfig
 
+    if args.init is not None:  # before hours of work, not after the features are computed
+        from monitor.train.mobilenet import MobileNetV3, load_pretrained
+
+        load_pretrained(MobileNetV3(), args.init)
+    if not 0 <= args.distill <= 100:
+        raise UserError("--distill must be between 0 and 100")
     for name in ("balance", "peak_anywhere"):
         if not 0 <= getattr(args, name) <= 1:
             raise UserError(f"--{name.replace('_', '-')} must be between 0 and 1")
@@ -74,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
         val_folds=val,
         test_folds=test,
         config=TrainConfig(epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
-                           seed=args.seed, threads=args.threads, balance=args.balance),
+                           seed=args.seed, threads=args.threads, balance=args.balance, distill=args.distill),
         augment=AugmentConfig(p_peak_anywhere=args.peak_anywhere),
+        init=args.init,
         name=args.out.stem,
         command="sound-monitor " + shlex.join(sys.argv[1:]),
     )

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import yaml
 
-from monitor.config.nodes import Problem, Reader, compose, line_of
+from monitor.config.nodes import MAX_BYTES, Problem, Reader, compose, line_of
 from monitor.config.schema import LOG_LEVELS, ClipsConfig, Config, LoggingConfig, ModelConfig, SourceConfig
 from monitor.errors import UserError
 from monitor.journal import default_state_dir
 from monitor.model.runner import default_model_path
 from monitor.mqtt.settings import MqttSettings, resolve_credentials
+from monitor.smallfile import FileRefused, not_regular, read_small_file
 from monitor.stream.windower import MAX_HOP, MIN_HOP
 
 MODES = ("home", "away", "night")
@@ -52,12 +53,13 @@ class ConfigError(UserError):
 
 def load_config(path: Path, environ: Mapping[str, str]) -> Config:
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(path, [Problem(0, "", "config file not found",
-                                         "'sound-monitor config --example > FILE' writes a starting point")]) from None
-    except OSError as exc:
-        raise ConfigError(path, [Problem(0, "", f"cannot read the config file: {exc.strerror}")]) from None
+        data = read_small_file(path, MAX_BYTES)
+    except FileRefused as exc:
+        if exc.missing:
+            raise ConfigError(path, [Problem(0, "", "config file not found",
+                                             "'sound-monitor config --example > FILE' writes a starting point")]) from None
+        raise ConfigError(path, [Problem(0, "", f"the config file {exc}",
+                                         "a config file is a small YAML text file")]) from None
     return parse_config(data, path, environ)
 
 
@@ -197,8 +199,9 @@ class _Loader(Reader):
             self.problem(keys["password"], "mqtt.password", "given together with password_file", "keep one of them")
         for name in ("tls_ca_certs", "tls_certfile", "tls_keyfile", "password_file"):
             path = values.get(name)
-            if isinstance(path, Path) and not path.is_file():
-                self.problem(keys[name], f"mqtt.{name}", f"file not found: {path}")
+            reason = _not_a_file(path) if isinstance(path, Path) else None
+            if reason is not None:
+                self.problem(keys[name], f"mqtt.{name}", reason)
         if len(self.problems) > ok:
             return None
         # The daemon paces health itself (top-level health_interval, and at once when a source
@@ -239,6 +242,15 @@ class _Loader(Reader):
         keys = self.mapping(node, "logging", ("level",)) or {}
         level = self.choice(keys["level"], "logging.level", LOG_LEVELS) if "level" in keys else "info"
         return LoggingConfig(level or "info")
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (a FIFO would hang the reader), or None."""
+    try:
+        reason = not_regular(path.stat().st_mode)
+    except OSError:
+        return f"file not found: {path}"
+    return None if reason is None else f"{path} {reason}"
 
 
 def _given(keys: dict[str, yaml.Node], name: str) -> bool:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from monitor.errors import UserError
+from monitor.private import write_private
 
 PID_FILENAME = "daemon.pid"
 
@@ -42,7 +43,7 @@ class StateDirLock:
                 "stop it, or give this one its own state_dir"
             ) from None
         try:
-            (directory / PID_FILENAME).write_text(f"{os.getpid()}\n")
+            write_private(directory / PID_FILENAME, f"{os.getpid()}\n".encode())
         except OSError:  # a full disk: the lock holds anyway, only the message loses the PID
             pass
         return cls(fd, directory)

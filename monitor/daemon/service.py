@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from monitor.alerts import Alert, AlertCleared, Severity
@@ -49,10 +50,14 @@ from monitor.journal import journal_path
 from monitor.model.runner import ModelRunner
 from monitor.mqtt import MqttSink, RuleInfo, rule_infos
 from monitor.mqtt.settings import for_state_dir
+from monitor.mqtt.topics import rule_id
 from monitor.outbox import Outbox
 from monitor.pipeline import Pipeline
+from monitor.private import open_to_others
 from monitor.predictions import Prediction
 from monitor.rules.reload import RulesHolder
+from monitor.rules.schema import RuleSet
+from monitor.rules.yamlsafe import Problem, RulesError
 
 log = logging.getLogger("monitor.daemon")
 
@@ -130,13 +135,18 @@ class Daemon:
         for source in c.sources:
             path = c.rules_for(source)
             if path not in self.holders:  # RulesError: fatal, exit 2
-                self.holders[path] = RulesHolder(path, model.labels, model.metadata.thresholds)
+                check = partial(self._topics_free, path) if c.mqtt is not None else None
+                self.holders[path] = RulesHolder(path, model.labels, model.metadata.thresholds, check)
             self._engine_of[source.id] = self.holders[path]
         missing = [label for label in c.clips.speech_labels if label not in model.labels]
         if c.clips.enabled and missing:
             event(log, logging.WARNING, "privacy_unchecked", labels=",".join(missing),
                   reason="the model has no such label, so clips cannot be checked for speech")  # fmt: skip
         self._lock = StateDirLock.acquire(c.state_dir)  # UserError: unwritable or in use, fatal
+        exposed = open_to_others(c.state_dir)
+        if exposed is not None:  # an existing directory keeps its mode; the files in it are 0600
+            event(log, logging.WARNING, "state_dir_not_private", path=c.state_dir, problem=exposed,
+                  hint=f"alerts and clips are private: chmod 700 {c.state_dir}")  # fmt: skip
         self._initial_mode()
         self.outbox = Outbox.open(journal_path(c.state_dir))  # UserError only for a newer journal
         try:
@@ -353,9 +363,11 @@ class Daemon:
             "time": round(time.time(), 3),
             "uptime": round(time.monotonic() - self._started, 1),
             "ready": self._ready,
-            "ok": all(h["ok"] for h in sources.values()),
+            "ok": stats.model_ok and all(h["ok"] for h in sources.values()),
             "mode": self.mode,
             "model": self._model_name,
+            "model_ok": stats.model_ok,  # False while the model's scores are NaN or inf
+            "invalid_scores": stats.invalid_scores,
             "cpu": self._cpu_load(),
             "sources": sources,
             "windows": stats.windows,
@@ -492,6 +504,20 @@ class Daemon:
             self._set_mode(stored.mode, stored.set_at)
             state = self._primary.engine.mode_state()
             event(log, logging.INFO, "mode_restored", requested=stored.mode, mode=state.mode, reason=state.reason)
+
+    def _topics_free(self, path: Path, rules: RuleSet) -> None:
+        """Raise RulesError for a rule of ``path`` whose MQTT topic a differently named rule of
+        another rules file has: the sink could publish only one of them."""
+        taken = {rule_id(rule.name): (rule.name, other) for other, holder in self.holders.items() if other != path
+                 for rule in holder.engine.rules.rules}
+        problems = []
+        for rule in rules.rules:
+            name, other = taken.get(rule_id(rule.name), (rule.name, path))
+            if name != rule.name:
+                problems.append(Problem(rule.line, f"rule '{rule.name}' and rule '{name}' of {other} map to the same "
+                                        f"MQTT topic .../alert/{rule_id(rule.name)}", "rename one"))
+        if problems:
+            raise RulesError(str(path), problems)
 
     def _gate(self) -> float:
         return min(holder.engine.min_gate_dbfs for holder in self.holders.values())

@@ -73,16 +73,15 @@ def calibrate(streams: list[StreamScores], labels: tuple[str, ...], alert_labels
 
 
 def write_thresholds(path: Path, thresholds: dict[str, float]) -> None:
-    """Replace the ``thresholds`` metadata of an ONNX model file in place."""
+    """Replace the ``thresholds`` metadata of an ONNX model file in place (every other key stays)."""
     runner = ModelRunner(path)
     md = runner.metadata
     merged = {**md.thresholds, **thresholds}
-    props = ModelMetadata(md.labels, md.features, md.activation, merged, md.info).to_props()
+    value = ModelMetadata(md.labels, md.features, md.activation, merged, md.info).to_props()["thresholds"]
     model = onnx.load(str(path))
-    del model.metadata_props[:]
-    for key, value in props.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+    entries = [e for e in model.metadata_props if e.key == "thresholds"]
+    entry = entries[0] if entries else model.metadata_props.add()
+    entry.key, entry.value = "thresholds", value
     tmp = path.with_suffix(".tmp.onnx")
     onnx.save(model, str(tmp))
     tmp.replace(path)

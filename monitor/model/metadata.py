@@ -9,16 +9,24 @@ Keys (all values are strings, JSON where structured)::
 
     sound_monitor.format   "1"
     labels                 JSON list of label names, in output order
-    sample_rate, n_mels, n_fft, hop_length, window_seconds, fmin, fmax, top_db
+    sample_rate, n_mels, n_fft, hop_length, window_seconds, fmin, fmax, top_db   (required)
+    win_length, window, preemphasis, center, pad_mode, power, mel_scale, mel_norm,
+    compression, amin, log_eps, log_offset, log_scale
+                           the rest of the front end (optional: absent keys take the
+                           librosa/dB defaults of FeatureParams, so older models still load;
+                           a value this runtime does not implement is refused by name)
     activation             "softmax" | "sigmoid" | "none" (applied by the runtime to the raw output)
     thresholds             optional JSON object label -> calibrated decision threshold
     name, description, training_data, git_commit   optional, informational
+    model_id               optional: SHA-256 (first 16 hex digits) of the exported graph and weights;
+                           what learnt sounds are tied to (thresholds can change, the network not)
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 
 from monitor.errors import ModelError
 from monitor.features.params import FeatureParams
@@ -26,7 +34,34 @@ from monitor.features.params import FeatureParams
 FORMAT_KEY = "sound_monitor.format"
 FORMAT_VERSION = "1"
 ACTIVATIONS = ("softmax", "sigmoid", "none")
-INFO_KEYS = ("name", "description", "training_data", "git_commit")
+INFO_KEYS = ("name", "description", "training_data", "git_commit", "model_id")
+REQUIRED_FEATURE_KEYS = ("sample_rate", "n_mels", "n_fft", "hop_length", "window_seconds", "fmin", "fmax", "top_db")
+
+
+def format_value(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def parse_value(raw: str, annotation: str) -> object:
+    """A metadata string as the type of the FeatureParams field it fills (ValueError if it is not one)."""
+    if "None" in annotation and raw.lower() == "none":
+        return None
+    if annotation.startswith("bool"):
+        if raw.lower() not in ("true", "false"):
+            raise ValueError(raw)
+        return raw.lower() == "true"
+    if annotation.startswith("int"):
+        return int(raw)
+    if annotation.startswith("float"):
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError(f"{raw} is not a finite number")
+        return value
+    return raw
 
 
 @dataclass(frozen=True)
@@ -41,20 +76,16 @@ class ModelMetadata:
     def name(self) -> str:
         return self.info.get("name", "unnamed model")
 
+    @property
+    def model_id(self) -> str | None:
+        return self.info.get("model_id")
+
     def to_props(self) -> dict[str, str]:
         """The ``metadata_props`` map to store in the ONNX file."""
-        f = self.features
         props = {
             FORMAT_KEY: FORMAT_VERSION,
             "labels": json.dumps(list(self.labels)),
-            "sample_rate": str(f.sample_rate),
-            "n_mels": str(f.n_mels),
-            "n_fft": str(f.n_fft),
-            "hop_length": str(f.hop_length),
-            "window_seconds": repr(f.window_seconds),
-            "fmin": repr(f.fmin),
-            "fmax": "none" if f.fmax is None else repr(f.fmax),
-            "top_db": "none" if f.top_db is None else repr(f.top_db),
+            **{f.name: format_value(getattr(self.features, f.name)) for f in fields(FeatureParams)},
             "activation": self.activation,
             "thresholds": json.dumps(self.thresholds),
         }
@@ -72,12 +103,10 @@ class ModelMetadata:
                 "'sound-monitor train' or add the metadata described in monitor/model/metadata.py"
             )
 
-        def need(key: str, parse, optional_none: bool = False):  # type: ignore[no-untyped-def]
+        def need(key: str, parse):  # type: ignore[no-untyped-def]
             raw = props.get(key)
             if raw is None:
                 problems.append(f"missing metadata key '{key}'")
-                return None
-            if optional_none and raw.lower() == "none":
                 return None
             try:
                 return parse(raw)
@@ -94,16 +123,18 @@ class ModelMetadata:
         ):
             problems.append("metadata 'labels' must be a non-empty JSON list of distinct names")
             labels = None
-        values = {
-            "sample_rate": need("sample_rate", int),
-            "n_mels": need("n_mels", int),
-            "n_fft": need("n_fft", int),
-            "hop_length": need("hop_length", int),
-            "window_seconds": need("window_seconds", float),
-            "fmin": need("fmin", float),
-            "fmax": need("fmax", float, optional_none=True),
-            "top_db": need("top_db", float, optional_none=True),
-        }
+        values: dict[str, object] = {}
+        for f in fields(FeatureParams):
+            raw = props.get(f.name)
+            if raw is None:
+                if f.name in REQUIRED_FEATURE_KEYS:
+                    problems.append(f"missing metadata key '{f.name}'")
+                continue
+            try:
+                values[f.name] = parse_value(raw, str(f.type))
+            except ValueError as exc:
+                problems.append(f"metadata key '{f.name}' is {raw!r}, not a finite number" if "finite" in str(exc)
+                                else f"metadata key '{f.name}' has unreadable value {raw!r}")
         activation = props.get("activation", "")
         if activation not in ACTIVATIONS:
             problems.append(f"metadata 'activation' is {activation!r}, expected one of {', '.join(ACTIVATIONS)}")
@@ -119,11 +150,11 @@ class ModelMetadata:
             if unknown:
                 problems.append(f"metadata 'thresholds' names unknown labels: {', '.join(unknown)}")
         features = None
-        if None not in (values["sample_rate"], values["n_mels"], values["n_fft"], values["hop_length"]):
+        if all(k in values for k in ("sample_rate", "n_mels", "n_fft", "hop_length")):
             try:
                 features = FeatureParams(**values)  # type: ignore[arg-type]
             except (ValueError, TypeError) as exc:
-                problems.append(f"feature parameters are inconsistent: {exc}")
+                problems.append(f"front end not usable: {exc}")
         if problems or labels is None or features is None:
             raise ModelError(f"{where}: bad model metadata: " + "; ".join(problems))
         return cls(

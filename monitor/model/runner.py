@@ -1,7 +1,9 @@
 """Model runner: batched ONNX Runtime inference on log-mel windows.
 
 Takes a model path (validated on load against its own metadata) and batches of
-(n_mels, n_frames) matrices; gives a score per label per window, in [0, 1].
+(n_mels, n_frames) matrices; gives a score per label per window, in [0, 1], and,
+when the model has an output named ``embedding``, the per-window embedding vector
+(what learnt sounds are classified from).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import numpy as np
 
 from monitor.errors import ModelError
 from monitor.model.metadata import ModelMetadata
+from monitor.smallfile import not_regular
 
+EMBEDDING_OUTPUT = "embedding"
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "sound-monitor.onnx"
 
 
@@ -27,9 +31,15 @@ class ModelRunner:
     def __init__(self, path: Path, threads: int = 1) -> None:
         import onnxruntime as ort
 
-        if not path.is_file():
+        try:
+            kind = not_regular(path.stat().st_mode)  # ONNX Runtime would hang on a FIFO, read /dev/zero for ever
+        except FileNotFoundError:
             hint = " (train one with 'sound-monitor train' or pass --model FILE)" if path == DEFAULT_MODEL else ""
-            raise ModelError(f"model file not found: {path}{hint}")
+            raise ModelError(f"model file not found: {path}{hint}") from None
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read the model file: {exc.strerror}") from None
+        if kind is not None:
+            raise ModelError(f"{path}: the model path {kind} (pass an .onnx file)")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -60,6 +70,14 @@ class ModelRunner:
             raise ModelError(
                 f"{self.path}: output shape {shape_out} does not match its {len(self.metadata.labels)} labels"
             )
+        embedding = [o for o in outputs[1:] if o.name == EMBEDDING_OUTPUT]
+        self.embedding_size: int | None = None
+        if embedding:
+            shape = embedding[0].shape
+            if len(shape) != 2 or not isinstance(shape[1], int) or shape[1] < 1:
+                raise ModelError(f"{self.path}: output '{EMBEDDING_OUTPUT}' has shape {shape}, expected [batch, size]")
+            self.embedding_size = shape[1]
+        self._outputs = [outputs[0].name] + ([EMBEDDING_OUTPUT] if embedding else [])
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -67,11 +85,16 @@ class ModelRunner:
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         """Scores (batch, n_labels) for log-mel windows shaped (batch, n_mels, n_frames)."""
+        return self.predict_with_embedding(windows)[0]
+
+    def predict_with_embedding(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scores (batch, n_labels) and embeddings (batch, size), or None for a model without them."""
         if len(windows) == 0:
-            return np.empty((0, len(self.labels)), dtype=np.float32)
+            empty = np.empty((0, self.embedding_size), np.float32) if self.embedding_size else None
+            return np.empty((0, len(self.labels)), dtype=np.float32), empty
         batch = np.ascontiguousarray(windows[:, None, :, :], dtype=np.float32)
-        raw = self._session.run(None, {self._input_name: batch})[0]
-        return activate(raw, self.metadata.activation)
+        out = self._session.run(self._outputs, {self._input_name: batch})
+        return activate(out[0], self.metadata.activation), (out[1] if len(out) > 1 else None)
 
 
 def activate(raw: np.ndarray, activation: str) -> np.ndarray:

@@ -47,6 +47,7 @@ from monitor.mqtt.settings import MqttSettings
 from monitor.mqtt.topics import MODES, Topics, parse_mode, rule_id
 from monitor.outbox import Outbox
 from monitor.predictions import Prediction
+from monitor.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class MqttSink:
         self._version = version
         self._clock = clock
         self._on_mode_set = on_mode_set
+        self._mode_warnings = Throttle(clock=clock)  # a flood of bad requests must not flood the log
         self._mode = mode
         self._connected = False
         self._last_error: str | None = None
@@ -538,16 +540,17 @@ class MqttSink:
     def _handle_mode_set(self, payload: bytes) -> None:
         requested = parse_mode(payload)
         if requested is None:
-            shown = payload[:_LOGGED_PAYLOAD]
-            more = f" (+{len(payload) - _LOGGED_PAYLOAD} bytes)" if len(payload) > _LOGGED_PAYLOAD else ""
-            log.warning(
-                "MQTT: ignored mode request %r%s on %s: expected one of %s; the mode stays %s",
-                shown,
-                more,
-                self._topics.mode_set,
-                ", ".join(MODES),
-                self._mode,
-            )
+            report, held = self._mode_warnings.allow()
+            if report:
+                shown = payload[:_LOGGED_PAYLOAD]
+                more = f" (+{len(payload) - _LOGGED_PAYLOAD} bytes)" if len(payload) > _LOGGED_PAYLOAD else ""
+                before = f"; {held} more were ignored without a warning before it" if held else ""
+                quiet = (f"; further ones are not logged for up to {self._mode_warnings.period:g} s"
+                         if self._mode_warnings.exhausted else "")
+                log.warning(
+                    "MQTT: ignored mode request %r%s on %s: expected one of %s; the mode stays %s%s%s",
+                    shown, more, self._topics.mode_set, ", ".join(MODES), self._mode, before, quiet,
+                )  # fmt: skip
             self._publish_mode()
             return
         changed = requested != self._mode

@@ -20,6 +20,7 @@ from datetime import datetime
 from monitor.alerts import Alert, AlertCleared, WindowRef
 from monitor.predictions import Prediction
 from monitor.rules.clock import local_time, zone
+from monitor.rules.message import render
 from monitor.rules.modes import ModeController, ModeState
 from monitor.rules.schema import CompoundRule, Rule, RuleSet, SimpleRule
 from monitor.rules.state import CompoundState, Episode, Evidence, Hit, RuleStatus, SimpleState
@@ -156,7 +157,8 @@ class Engine:
         peaks = evidence.peaks
         severity = rule.timing.severity[mode]
         onset_local = local_time(evidence.wall_time, tz)  # type: ignore[arg-type]
-        message = rule.timing.message.format(
+        message = render(
+            rule.timing.message,
             rule=rule.name, label=evidence.label, labels=", ".join(peaks), score=evidence.score,
             severity=severity.value, mode=mode, source=source, time=onset_local.strftime("%H:%M:%S"),
             onset=evidence.onset)

@@ -1,24 +1,26 @@
 """Training and evaluation windows built from cached features.
 
-Takes cached clip features (unfloored dB) and synthetic room tones; gives
-(n_mels, n_frames) dB windows with the runtime's per-window top-dB floor applied.
-Clips are trimmed to their sounding part first. Training windows are augmented:
-random crop or random position (optionally with the loudest frame anywhere in the
-window, so events that have just begun are learnt), gain, a
-camera-like band-limited variant, mixing with a background clip at a random
-event-to-background ratio and with room tone (all in the mel-power domain, where
-independent sounds add), a random smooth EQ and SpecAugment masks. Evaluation
-windows are deterministic.
+Takes cached clip features (compressed as the model's front end declares, without
+any per-window step) and synthetic room tones; gives (n_mels, n_frames) model-input
+windows with the runtime's per-window step applied. Clips are trimmed to their
+sounding part first. Training windows are augmented: random crop or random position
+(optionally with the loudest frame anywhere in the window, so events that have just
+begun are learnt), gain, a camera-like band-limited variant, mixing with a
+background clip at a random event-to-background ratio and with room tone (all in the
+mel-power domain, where independent sounds add), a short room reverberation, a random
+smooth EQ and SpecAugment masks. Evaluation windows are deterministic.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from monitor.features.logmel import AMIN
+from scipy.signal import lfilter
+
+from monitor.features.compression import expand, power_to_features
+from monitor.features.params import FeatureParams
 from monitor.train.cache import ClipFeatures
+from monitor.train.config import AugmentConfig
 
 # Shared by training and evaluation so both see the same room tones and silence clips.
 ROOM_TONES = 300
@@ -26,36 +28,12 @@ ROOM_TONE_SEED = 12345
 N_SILENCE_EVAL = 40
 
 
-@dataclass(frozen=True)
-class AugmentConfig:
-    p_band: float = 0.4  # use the band-limited (8-16 kHz recording) variant
-    # Share of windows with the loudest frame anywhere in the window, the event running off
-    # either edge, so the model sees events that have only just begun (for lower latency).
-    # 0 for the shipped model: 0.5 (run 4) cut median onset-to-alert latency on validation
-    # streams from 2.5 to 2.0 s but lost door/knock recall and clip macro-F1 (models/MODEL_CARD.md).
-    p_peak_anywhere: float = 0.0
-    peak_margin: int = 8  # frames kept after the peak at the latest (0.19 s)
-    gain_db: tuple[float, float] = (-20.0, 10.0)
-    p_background: float = 0.6  # mix with a background clip
-    ebr_db: tuple[float, float] = (-6.0, 12.0)  # event-to-background ratio
-    p_room_tone: float = 0.9  # add a room-tone floor (no digital silence)
-    p_eq: float = 0.5
-    eq_db: float = 6.0
-    freq_masks: int = 2
-    freq_mask_max: int = 12
-    time_masks: int = 2
-    time_mask_max: int = 20
-
-
-def to_power(db: np.ndarray) -> np.ndarray:
-    return np.power(10.0, db.astype(np.float32) / 10.0)
-
-
-def to_db(power: np.ndarray, top_db: float | None) -> np.ndarray:
-    db = 10.0 * np.log10(np.maximum(power, AMIN))
-    if top_db is not None:
-        db = np.maximum(db, db.max() - top_db)
-    return db.astype(np.float32)
+def reverberate(power: np.ndarray, frame_seconds: float, rt60: float, wet: float) -> np.ndarray:
+    """A diffuse reverberant tail in the mel-power domain: each band's power through an
+    exponential decay of ``rt60`` (60 dB), added at ``wet`` times the direct power."""
+    decay = 10 ** (-6 * frame_seconds / rt60)
+    tail = lfilter([1 - decay], [1, -decay], power, axis=1)
+    return (power + wet * tail).astype(np.float32)
 
 
 def fit(power: np.ndarray, n_frames: int, offset: int) -> np.ndarray:
@@ -118,30 +96,43 @@ def active_energy(power: np.ndarray) -> float:
 class WindowMaker:
     def __init__(
         self,
-        n_frames: int,
-        top_db: float | None,
+        params: FeatureParams,
         room_tones: list[np.ndarray],
         backgrounds: list[ClipFeatures],
         config: AugmentConfig = AugmentConfig(),
     ) -> None:
-        self.n_frames = n_frames
-        self.top_db = top_db
-        self.room_tones = [to_power(r) for r in room_tones]
+        self.params = params
+        self.n_frames = params.n_frames
+        self.room_tones = [self.power(r) for r in room_tones]
         self.backgrounds = backgrounds
         self.config = config
-        # A fixed quiet pink floor for evaluation windows, as a real microphone has.
-        self._eval_floor = min(self.room_tones, key=lambda r: abs(10 * np.log10(r.mean() + AMIN) + 75))
+        # A fixed quiet floor for evaluation windows, as a real microphone has: the room
+        # tone at the first quartile of loudness (levels run from -90 to -50 dBFS).
+        by_level = sorted(self.room_tones, key=lambda r: float(r.mean()))
+        self._eval_floor = by_level[len(by_level) // 4]
+        self.last_background: ClipFeatures | None = None  # what the latest train_window was mixed with
+
+    def power(self, features: np.ndarray) -> np.ndarray:
+        return expand(features, self.params)
+
+    def features(self, power: np.ndarray) -> np.ndarray:
+        return power_to_features(power, self.params)
 
     def train_window(self, feats: ClipFeatures | None, rng: np.random.Generator, silence: bool = False) -> np.ndarray:
-        """One augmented training window; ``silence`` gives room tone only."""
+        """One augmented training window; ``silence`` gives room tone only.
+
+        :attr:`last_background` tells which background clip (if any) was mixed in, so a
+        multi-label target can name it too.
+        """
         c = self.config
+        self.last_background = None
         if silence or feats is None:
             power = loop_to(self.room_tones[rng.integers(len(self.room_tones))], self.n_frames, 0)
             power = power * 10 ** (rng.uniform(-10, 10) / 10)
-            return self._mask(to_db(power, self.top_db), rng)
+            return self._mask(self.features(power), rng)
         band = rng.random() < c.p_band
         source = feats.band if band else feats.full
-        power = trim(to_power(source))
+        power = trim(self.power(source))
         if c.p_peak_anywhere and rng.random() < c.p_peak_anywhere:  # no draw at 0: runs stay reproducible
             power = peak_anywhere(power, self.n_frames, c.peak_margin, rng)
         else:
@@ -151,16 +142,19 @@ class WindowMaker:
         if self.backgrounds and rng.random() < c.p_background:
             bg_feats = self.backgrounds[rng.integers(len(self.backgrounds))]
             if bg_feats.clip.path != feats.clip.path:
-                bg = loop_to(to_power(bg_feats.band if band else bg_feats.full), self.n_frames, int(rng.integers(0, 1 << 16)))
+                bg = loop_to(self.power(bg_feats.band if band else bg_feats.full), self.n_frames, int(rng.integers(0, 1 << 16)))
                 event, background = active_energy(power), float(bg.sum(axis=0).mean())
                 if event > 0 and background > 0:
                     ebr = rng.uniform(*c.ebr_db)
                     power = power + bg * (event / background) / 10 ** (ebr / 10)
+                    self.last_background = bg_feats
+        if rng.random() < c.p_reverb:
+            power = reverberate(power, self.params.frame_seconds, rng.uniform(*c.rt60_s), rng.uniform(*c.reverb_wet))
         if rng.random() < c.p_room_tone:
             power = power + self.room_tones[rng.integers(len(self.room_tones))][:, : self.n_frames]
         if rng.random() < c.p_eq:
             power = power * self._eq(power.shape[0], rng)
-        return self._mask(to_db(power, self.top_db), rng)
+        return self._mask(self.features(power), rng)
 
     def _eq(self, n_mels: int, rng: np.random.Generator) -> np.ndarray:
         """A smooth random gain curve over the mel bands (microphone / room colouring)."""
@@ -184,7 +178,7 @@ class WindowMaker:
 
     def eval_windows(self, feats: ClipFeatures, variant: str = "full") -> np.ndarray:
         """Deterministic windows covering a clip (centred if short), over a quiet room-tone floor."""
-        power = trim(to_power(feats.band if variant == "band" else feats.full))
+        power = trim(self.power(feats.band if variant == "band" else feats.full))
         t, n = power.shape[1], self.n_frames
         if t <= n:
             starts = [(n - t) // 2]
@@ -194,7 +188,7 @@ class WindowMaker:
             if starts[-1] != t - n:
                 starts.append(t - n)
             windows = [power[:, s : s + n] for s in starts]
-        return np.stack([to_db(w + self._eval_floor[:, :n], self.top_db) for w in windows])
+        return np.stack([self.features(w + self._eval_floor[:, :n]) for w in windows])
 
     def silence_windows(self, count: int, seed: int) -> np.ndarray:
         """Deterministic evaluation windows for the synthetic silence class."""
@@ -202,5 +196,5 @@ class WindowMaker:
         windows = []
         for _ in range(count):
             power = loop_to(self.room_tones[rng.integers(len(self.room_tones))], self.n_frames, 0)
-            windows.append(to_db(power * 10 ** (rng.uniform(-10, 10) / 10), self.top_db))
+            windows.append(self.features(power * 10 ** (rng.uniform(-10, 10) / 10)))
         return np.stack(windows)

@@ -11,6 +11,31 @@ from __future__ import annotations
 
 from monitor.train.labelmap import LabelMap
 
+PRETRAINED_NOTICE = """## Starting point and its licence
+
+Fine-tuned from **EfficientAT mn04_as** (`mn04_as_mAP_432.pt`, release `v0.0.1` of
+github.com/fschmid56/EfficientAT): a MobileNetV3 (width 0.4) trained on AudioSet by knowledge
+distillation from transformer ensembles (AudioSet mAP 0.432). Paper: F. Schmid, K. Koutini,
+G. Widmer, "Efficient Large-Scale Audio Tagging via Transformer-to-CNN Knowledge Distillation",
+ICASSP 2023. The network code is our own (`monitor/train/mobilenet.py`); the weights derive from
+that checkpoint, whose licence notice follows:
+
+> MIT License. Copyright (c) 2022 Florian Schmid.
+> Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+> associated documentation files (the "Software"), to deal in the Software without restriction,
+> including without limitation the rights to use, copy, modify, merge, publish, distribute,
+> sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+> furnished to do so, subject to the following conditions: The above copyright notice and this
+> permission notice shall be included in all copies or substantial portions of the Software.
+> THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT
+> NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+> NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+> DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT
+> OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+
+AudioSet's class list (used for the distillation targets) is CC BY 4.0, Google.
+"""
+
 
 def model_card(summary: dict, label_map: LabelMap, data_name: str, results_md: str) -> str:
     mapping = label_map.describe()
@@ -19,6 +44,7 @@ def model_card(summary: dict, label_map: LabelMap, data_name: str, results_md: s
     lines = [
         f"# Model card: {summary['model']}",
         "",
+        *([PRETRAINED_NOTICE] if summary.get("init") else []),
         "## Labels",
         "",
         "| model label | training clips | threshold | source labels merged into it |",

@@ -2,14 +2,17 @@
 
 Takes a trained PyTorch model and a :class:`~monitor.model.metadata.ModelMetadata`;
 writes an ONNX file with input ``logmel`` [batch, 1, n_mels, n_frames] (dynamic
-batch), output ``logits`` [batch, n_labels] and ``metadata_props`` from
+batch), outputs ``scores`` [batch, n_labels] (raw logits) and ``embedding``
+[batch, 384], and ``metadata_props`` from
 ``ModelMetadata.to_props()``; then loads it back through
 :class:`~monitor.model.runner.ModelRunner` and checks ONNX Runtime and PyTorch agree.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +21,7 @@ import torch
 
 from monitor.errors import ModelError
 from monitor.model.metadata import ModelMetadata
-from monitor.model.runner import ModelRunner
-from monitor.train.trainer import predict_torch
+from monitor.model.runner import EMBEDDING_OUTPUT, ModelRunner
 
 OPSET = 17
 
@@ -30,10 +32,12 @@ def export_onnx(model: torch.nn.Module, metadata: ModelMetadata, path: Path) -> 
     buffer = io.BytesIO()
     torch.onnx.export(
         model, (dummy,), buffer, dynamo=False, opset_version=OPSET,
-        input_names=["logmel"], output_names=["logits"],
-        dynamic_axes={"logmel": {0: "batch"}, "logits": {0: "batch"}},
+        input_names=["logmel"], output_names=["scores", EMBEDDING_OUTPUT],
+        dynamic_axes={"logmel": {0: "batch"}, "scores": {0: "batch"}, EMBEDDING_OUTPUT: {0: "batch"}},
     )
     proto = onnx.load_from_string(buffer.getvalue())
+    model_id = hashlib.sha256(proto.graph.SerializeToString()).hexdigest()[:16]
+    metadata = replace(metadata, info={**metadata.info, "model_id": model_id})
     for key, value in metadata.to_props().items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -46,11 +50,20 @@ def export_onnx(model: torch.nn.Module, metadata: ModelMetadata, path: Path) -> 
 
 
 def verify_export(model: torch.nn.Module, path: Path, windows: np.ndarray, tolerance: float = 1e-4) -> float:
-    """Max |ORT - PyTorch| score difference on ``windows``; raises if above ``tolerance``."""
+    """Max |ORT - PyTorch| difference of the scores and the embedding on ``windows``; raises if above ``tolerance``."""
     runner = ModelRunner(path, threads=1)
-    ort_scores = runner.predict(windows)
-    torch_scores = predict_torch(model, windows)
-    diff = float(np.max(np.abs(ort_scores - torch_scores))) if len(windows) else 0.0
+    ort_scores, ort_embedding = runner.predict_with_embedding(windows)
+    model.eval()
+    with torch.no_grad():
+        logits, embedding = model(torch.from_numpy(np.ascontiguousarray(windows[:, None], dtype=np.float32)))
+    torch_scores = torch.sigmoid(logits).numpy() if runner.metadata.activation == "sigmoid" else logits.numpy()
+    diff = 0.0
+    if len(windows):
+        diff = float(np.max(np.abs(ort_scores - torch_scores)))
+        if ort_embedding is not None:
+            # Embeddings are unbounded: compare relative to their scale.
+            scale = max(1.0, float(np.abs(embedding.numpy()).max()))
+            diff = max(diff, float(np.max(np.abs(ort_embedding - embedding.numpy()))) / scale)
     if diff > tolerance:
         raise ModelError(f"{path}: ONNX Runtime and PyTorch disagree by {diff:.2e} (> {tolerance:.0e}) on real inputs")
     return diff

@@ -1,56 +1,96 @@
-"""The CNN: four conv blocks on a 128 x 216 log-mel window, global pooling, small head.
+"""The network we train: the AudioSet MobileNetV3 trunk with a head for our labels.
 
-Takes dB log-mel windows (batch, 1, n_mels, n_frames); gives raw logits (batch,
-n_labels) (softmax is applied by the runtime, as the model metadata declares). The dB
-input is normalised inside the network by a fixed affine map, so the ONNX file needs
-nothing but the runtime's features. About 28 M multiply-adds per window.
+Takes model-input windows (batch, 1, 128, n_frames) from the front end the model
+declares (``KALDI_LOG_32K``); gives raw logits (batch, n_labels) — the runtime
+applies the sigmoid the metadata declares — and the 384-value embedding (the
+trunk's last feature map averaged over frequency and time) that learnt sounds are
+classified from. With a pretrained start the first ``frozen_blocks`` trunk modules
+keep AudioSet's weights (they are also the expensive, high-resolution part, so
+training computes them once per training window, see the trainer); the blocks above
+are fine-tuned. The pretrained AudioSet head stays attached so training can keep the
+fine-tuned blocks close to what AudioSet taught them (distillation from the frozen
+original); it is not exported.
 """
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
 import torch
 from torch import nn
 
-# dB inputs lie in about [-100, +10]; map them to roughly unit scale.
-DB_CENTER = -45.0
-DB_SCALE = 20.0
+from monitor.train.mobilenet import MobileNetV3, load_pretrained
+
+EMBEDDING_SIZE = 384
 
 
-def block(c_in: int, c_out: int, pool: tuple[int, int]) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(pool),
-    )
-
-
-class SoundCNN(nn.Module):
-    def __init__(self, n_labels: int, channels: tuple[int, int, int, int] = (16, 32, 64, 128), dropout: float = 0.3) -> None:
+class SoundTagger(nn.Module):
+    def __init__(self, n_labels: int, init: Path | None = None, frozen_blocks: int = 0, dropout: float = 0.2) -> None:
         super().__init__()
-        c1, c2, c3, c4 = channels
-        # The first block pools 4x4: 3x3 detectors at full resolution, then the
-        # expensive layers run at a quarter of the resolution in each direction.
-        self.features = nn.Sequential(
-            block(1, c1, (4, 4)),
-            block(c1, c2, (2, 2)),
-            block(c2, c3, (2, 2)),
-            block(c3, c4, (1, 1)),
-        )
+        self.net = MobileNetV3()
+        if init is not None:
+            load_pretrained(self.net, init)
+        self.pretrained = init is not None
+        self.frozen_blocks = frozen_blocks
+        for p in self.net.features[:frozen_blocks].parameters():
+            p.requires_grad_(False)
+        hidden = self.net.classifier[2]
         self.head = nn.Sequential(
-            nn.Dropout(dropout),
-            nn.Linear(2 * c4, 64),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout / 2),
-            nn.Linear(64, n_labels),
+            nn.Linear(EMBEDDING_SIZE, hidden.out_features), nn.Hardswish(), nn.Dropout(dropout),
+            nn.Linear(hidden.out_features, n_labels),
         )
+        if init is not None:
+            # AudioSet's own hidden layer is a better start for "which sound is this" than noise.
+            self.head[0].load_state_dict(hidden.state_dict())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = (x - DB_CENTER) / DB_SCALE
-        x = self.features(x)
-        x = x.mean(dim=2)  # over frequency -> (batch, channels, time)
-        x = torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1)
-        return self.head(x)
+    def lower(self, x: torch.Tensor) -> torch.Tensor:
+        """The frozen modules' output (the input itself when nothing is frozen)."""
+        return self.net.features[: self.frozen_blocks](x)
+
+    def upper(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(our logits, embedding) from the frozen modules' output."""
+        embedding = self.net.features[self.frozen_blocks :](h).mean(dim=(2, 3))
+        return self.head(embedding), embedding
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(our logits, embedding)."""
+        return self.upper(self.lower(x))
+
+    def audioset_logits(self, embedding: torch.Tensor) -> torch.Tensor:
+        """The 527 AudioSet logits of the attached pretrained head."""
+        return self.net.classify(embedding)
+
+    def train(self, mode: bool = True) -> "SoundTagger":
+        """Training mode; a pretrained trunk keeps its batch-norm statistics: CPU batches are
+        small and our clips few, and AudioSet's statistics describe real audio better."""
+        super().train(mode)
+        if self.pretrained:
+            for m in self.net.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
+
+    def trunk_parameters(self) -> list[nn.Parameter]:
+        return list(self.net.features[self.frozen_blocks :].parameters())
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        return list(self.head.parameters()) + list(self.net.classifier.parameters())
+
+
+class Teacher(nn.Module):
+    """The pretrained network above the frozen modules, frozen: AudioSet logits from ``SoundTagger.lower``'s output."""
+
+    def __init__(self, model: SoundTagger) -> None:
+        super().__init__()
+        self.top = copy.deepcopy(model.net.features[model.frozen_blocks :])
+        self.head = copy.deepcopy(model.net.classifier[2:])
+        self.eval()
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head(self.top(h).mean(dim=(2, 3)))
 
 
 def count_macs(model: nn.Module, input_shape: tuple[int, int, int]) -> int:

@@ -21,16 +21,17 @@ from monitor.errors import UserError
 from monitor.evaluate.clip_metrics import best_threshold, clip_scores, collapse
 from monitor.evaluate.clips import build_eval_set, evaluate_clips, write_reports
 from monitor.evaluate.report import clip_report
-from monitor.features.params import FeatureParams
+from monitor.features.params import KALDI_LOG_32K, FeatureParams
 from monitor.model.metadata import ModelMetadata
 from monitor.model.runner import ModelRunner
-from monitor.train.augment import N_SILENCE_EVAL, ROOM_TONE_SEED, ROOM_TONES, AugmentConfig, WindowMaker
+from monitor.train.augment import N_SILENCE_EVAL, ROOM_TONE_SEED, ROOM_TONES, WindowMaker
+from monitor.train.config import AugmentConfig, TrainConfig
 from monitor.train.cache import FeatureCache
 from monitor.train.card import model_card
 from monitor.train.dataset import Skipped, load_dataset, require_usable, skip_report
 from monitor.train.labelmap import LabelMap
 from monitor.train.model import count_macs
-from monitor.train.trainer import TrainConfig, Trainer, predict_torch
+from monitor.train.trainer import Trainer, predict_torch
 
 
 @dataclass
@@ -44,7 +45,8 @@ class TrainOptions:
     test_folds: set[int] = field(default_factory=lambda: {4})
     config: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    features: FeatureParams = field(default_factory=FeatureParams)
+    features: FeatureParams = KALDI_LOG_32K  # the front end the pretrained trunk was trained on
+    init: Path | None = None  # pretrained checkpoint (mn04_as_mAP_432.pt); None trains from scratch
     name: str = "sound-monitor"
     command: str = ""
 
@@ -100,9 +102,9 @@ def run_training(opts: TrainOptions, log=print) -> dict:
     log(f"{len(labels)} labels; clips: {len(train)} training, {len(val)} validation, {len(test)} test")
 
     backgrounds = [f for f in train if f.clip.label in opts.label_map.background]
-    maker = WindowMaker(opts.features.n_frames, opts.features.top_db, cache.room_tones(ROOM_TONES, ROOM_TONE_SEED), backgrounds, opts.augment)
+    maker = WindowMaker(opts.features, cache.room_tones(ROOM_TONES, ROOM_TONE_SEED), backgrounds, opts.augment)
     val_set = build_eval_set(maker, val, labels, "full", dataset.silence, N_SILENCE_EVAL, seed=1)
-    trainer = Trainer(opts.config, labels, dataset.silence, train, maker)
+    trainer = Trainer(opts.config, labels, dataset.silence, train, maker, opts.init)
     history = trainer.fit(val_set, log)
     model = trainer.model
 
@@ -120,11 +122,14 @@ def run_training(opts: TrainOptions, log=print) -> dict:
     metadata = ModelMetadata(
         labels=labels,
         features=opts.features,
-        activation="softmax",
+        activation="sigmoid",
         thresholds=thresholds,
         info={
             "name": opts.name,
-            "description": "Small CNN on 5-s log-mel windows for home-security sound events",
+            "description": (
+                "MobileNetV3 (EfficientAT mn04 layout) on 5-s log-mel windows for home-security sound events"
+                + (f", fine-tuned from {opts.init.name}" if opts.init else ", trained from scratch")
+            ),
             "training_data": (
                 f"{opts.data.name}: {len(train)} clips from folds "
                 f"{sorted({f.clip.fold for f in train})} (validation {sorted(opts.val_folds)}, "
@@ -173,6 +178,7 @@ def run_training(opts: TrainOptions, log=print) -> dict:
         "history": history,
         "skipped": [asdict(s) for s in dataset.skipped],
         "command": opts.command,
+        "init": str(opts.init) if opts.init else None,
         "test": [{"title": r.title, "accuracy": r.accuracy, "macro_f1": r.macro_f1,
                   "recall_at_threshold": {c.label: c.recall for c in r.at_threshold}} for r in reports],
     }

@@ -8,6 +8,8 @@ Cheap enough to run once per hop next to the model.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from monitor.features.logmel import MelFrames
@@ -24,7 +26,8 @@ class BandColumns:
         self.params = params
         self.n_bands = n_bands
         self.column_seconds = column_seconds
-        self._frames = MelFrames(params)
+        # Shown in dB whatever compression the model's input uses.
+        self._frames = MelFrames(replace(params, compression="db", top_db=None))
 
     @property
     def context_samples(self) -> int:
