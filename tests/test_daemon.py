@@ -18,24 +18,8 @@ import soundfile
 from conftest import run_cli
 from daemon_support import RATE, RULES, DaemonProcess, scene, write_config
 from monitor.journal import Journal, journal_path
-from notify_socket import NotifySocket
 from signals import noise
 from tiny_model import nan_model
-
-
-@pytest.fixture
-def notify(tmp_path):
-    sock = NotifySocket(tmp_path / "notify")
-    yield sock
-    sock.close()
-
-
-@pytest.fixture
-def daemons():
-    started: list[DaemonProcess] = []
-    yield started
-    for daemon in started:
-        daemon.close()
 
 
 def test_ready_watchdog_reload_clip_and_clean_stop(tmp_path, tiny_model, notify, daemons):

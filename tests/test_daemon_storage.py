@@ -15,25 +15,9 @@ import pytest
 from daemon_support import DaemonProcess, scene, write_config
 from monitor.journal import Journal, journal_path
 from mqtt_fixtures import Subscriber, broker, wait_until  # noqa: F401 (fixture)
-from notify_socket import NotifySocket
 from small_fs import small_fs  # noqa: F401 (fixture)
 
 PREFIX = "sound-monitor/testnode"
-
-
-@pytest.fixture
-def notify(tmp_path):
-    sock = NotifySocket(tmp_path / "notify")
-    yield sock
-    sock.close()
-
-
-@pytest.fixture
-def daemons():
-    started: list[DaemonProcess] = []
-    yield started
-    for daemon in started:
-        daemon.close()
 
 
 def mqtt_config(broker) -> str:  # noqa: F811

@@ -20,22 +20,13 @@ import numpy as np
 import pytest
 
 from daemon_support import RATE, DaemonProcess, write_config
+from daemon_support import RULES as BASE_RULES
 from mqtt_fixtures import Subscriber, broker, wait_until  # noqa: F401 (fixture)
 from signals import noise, tone, write
 from small_fs import small_fs  # noqa: F401 (fixture)
 
 PREFIX = "sound-monitor/testnode"
-RULES = """\
-version: 1
-min_level_dbfs: -90
-rules:
-  - name: low_sound
-    sound: low
-    threshold: 0.6
-    cooldown: 2s
-    clear_after: 1s
-    severity: critical
-"""
+RULES = BASE_RULES.replace("cooldown: 30s", "cooldown: 2s").replace("clear_after: 3s", "clear_after: 1s")
 
 
 def bursts(path, seconds: float = 150.0, every: float = 10.0, length: float = 3.0):

@@ -93,7 +93,10 @@ def test_a_stream_that_connects_but_sends_nothing_is_down_and_says_no_audio(capl
     source = FfmpegSource(server.url, RATE, stall_seconds=4)
     source.start()
     try:
-        assert source.stats().status == "connecting"
+        deadline = time.monotonic() + 2
+        while source.stats().status != "connecting" and time.monotonic() < deadline:
+            time.sleep(0.02)  # until the reader thread has started ffmpeg
+        assert source.stats().ok and source.stats().status == "connecting"
         time.sleep(NO_AUDIO_GRACE + 0.5)
         stats = source.stats()
         assert not stats.ok and stats.status.startswith("no audio for "), stats.status

@@ -75,7 +75,8 @@ def test_a_backlog_replayed_through_repeated_takeovers_never_blocks_the_owner(br
             owner.join(10)
             usurper.stop()
             assert not owner.is_alive(), f"run {run}: the owner's publish_alert hung (deadlock)"
-            assert slowest[0] < 1.0, f"run {run}: a publish_alert took {slowest[0]:.2f} s"
+            # An fsync'ed journal write on a loaded machine may take a while; a deadlock never returns.
+            assert slowest[0] < 3.0, f"run {run}: a publish_alert took {slowest[0]:.2f} s"
             assert wait_until(lambda: sink.connected and sink.backlog == 0, timeout=30), f"run {run}: not drained"
             closer = threading.Thread(target=sink.close, daemon=True)
             closer.start()
