@@ -6,11 +6,14 @@ raised, with when each was delivered (the broker's PUBACK) and cleared.
 
 Every alert is committed here *before* any sink sees it, with
 ``journal_mode=WAL`` and ``synchronous=FULL``: once :meth:`Journal.append` returns,
-the alert survives ``kill -9`` and power loss. Sinks replay :meth:`Journal.pending`
-after a reconnect or a restart and call :meth:`Journal.mark_delivered`; alerts keep
-their id, so consumers can drop the duplicates at-least-once delivery allows.
-Retention: at most ``max_entries`` rows and delivered rows no older than
-``max_age_days``; undelivered rows are dropped only when the row limit forces it
+the alert survives ``kill -9`` and power loss. Only alerts appended with ``deliver=True``
+(a live source of a run with an MQTT sink) are owed to the broker: sinks replay
+:meth:`Journal.pending` after a reconnect or a restart and call
+:meth:`Journal.mark_delivered`; alerts keep their id, so consumers can drop the
+duplicates at-least-once delivery allows. The others (the demo, recordings, runs
+without MQTT) are kept for ``sound-monitor alerts`` and never sent later.
+Retention: at most ``max_entries`` rows, and rows not owed (delivered or never to be
+sent) no older than ``max_age_days``; owed rows are dropped only when the row limit forces it
 (with a warning). Safe to share between threads (one connection behind a lock).
 
 A row whose payload cannot be read back (hand-edited, written by a broken build)
@@ -41,7 +44,7 @@ from monitor.private import touch_private
 log = logging.getLogger(__name__)
 
 JOURNAL_FILENAME = "alerts.sqlite3"
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,  -- raise order; never reused
@@ -51,7 +54,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     payload      TEXT NOT NULL,                      -- Alert.to_json()
     raised_at    REAL NOT NULL,
     delivered_at REAL,
-    cleared_at   REAL
+    cleared_at   REAL,
+    deliver      INTEGER NOT NULL DEFAULT 1          -- 1: owed to the broker; 0: never sent later
 );
 CREATE INDEX IF NOT EXISTS alerts_undelivered ON alerts(seq) WHERE delivered_at IS NULL;
 CREATE INDEX IF NOT EXISTS alerts_wall_time ON alerts(wall_time);
@@ -72,6 +76,8 @@ def is_damage(exc: sqlite3.Error) -> bool:
     """True if ``exc`` says the database file is corrupt, rather than that the disk refused a write."""
     return getattr(exc, "sqlite_errorcode", None) in _DAMAGED
 
+_OWED = "delivered_at IS NULL AND deliver = 1"  # what the broker has yet to acknowledge
+
 
 def default_state_dir(environ: Mapping[str, str], home: Path | None = None) -> Path:
     """systemd's ``$STATE_DIRECTORY``, else ``$XDG_STATE_HOME/sound-monitor``, else ``~/.local/state/sound-monitor``."""
@@ -90,6 +96,7 @@ class JournalEntry:
     raised_at: float
     delivered_at: float | None
     cleared_at: float | None
+    deliver: bool = True  # owed to the broker (False: kept here only)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -98,6 +105,7 @@ class JournalEntry:
             "raised_at": self.raised_at,
             "delivered_at": self.delivered_at,
             "cleared_at": self.cleared_at,
+            "deliver": self.deliver,
         }
 
 
@@ -170,6 +178,8 @@ class Journal:
             raise JournalDamaged(f"the alert journal {path} has an unknown layout (columns {', '.join(sorted(columns))})")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        if columns and "deliver" not in columns:  # schema 1, before delivery was decided per alert: all owed
+            self._db.execute("ALTER TABLE alerts ADD COLUMN deliver INTEGER NOT NULL DEFAULT 1")
         self._db.executescript(_SCHEMA)
         self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
 
@@ -183,19 +193,19 @@ class Journal:
         with self._lock:
             self._db.close()
 
-    def append(self, alert: Alert, seq: int | None = None) -> int:
-        """Commit ``alert``; returns its sequence number.
+    def append(self, alert: Alert, deliver: bool = True, seq: int | None = None) -> int:
+        """Commit ``alert``, owed to the broker if ``deliver``; returns its sequence number.
 
-        Appending an alert again (same id) keeps its row and place and updates its
-        payload: that is how a clip's path is attached to an alert journaled when it
+        Appending an alert again (same id) keeps its row, place and ``deliver`` and updates
+        its payload: that is how a clip's path is attached to an alert journaled when it
         was raised. ``seq`` places a new row explicitly (it must exceed :meth:`last_seq`).
         """
         payload = json.dumps(alert.to_json(), separators=(",", ":"))
         with self._lock:
             self._db.execute(
-                "INSERT INTO alerts (seq, id, rule, wall_time, payload, raised_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "INSERT INTO alerts (seq, id, rule, wall_time, payload, raised_at, deliver) VALUES (?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET payload = excluded.payload",
-                (seq, alert.id, alert.rule, alert.wall_time, payload, self._clock()),
+                (seq, alert.id, alert.rule, alert.wall_time, payload, self._clock(), int(deliver)),
             )
             seq = self._db.execute("SELECT seq FROM alerts WHERE id = ?", (alert.id,)).fetchone()[0]
             self._prune()
@@ -218,12 +228,12 @@ class Journal:
         return int(row[0]) if row else 0
 
     def pending(self, after_seq: int = 0, limit: int | None = None) -> list[JournalEntry | UnreadableEntry]:
-        """Undelivered alerts with ``seq > after_seq``, oldest first."""
-        return self._select("delivered_at IS NULL AND seq > ?", (after_seq,), limit)
+        """Undelivered alerts owed to the broker with ``seq > after_seq``, oldest first."""
+        return self._select(f"{_OWED} AND seq > ?", (after_seq,), limit)
 
     def pending_count(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM alerts WHERE delivered_at IS NULL").fetchone()[0])
+            return int(self._db.execute(f"SELECT COUNT(*) FROM alerts WHERE {_OWED}").fetchone()[0])
 
     def entries(self, since: float | None = None, limit: int | None = None) -> list[JournalEntry | UnreadableEntry]:
         """Journaled alerts whose onset (wall time) is at or after ``since``, oldest first.
@@ -240,7 +250,7 @@ class Journal:
     ) -> list[JournalEntry | UnreadableEntry]:
         order = "DESC" if newest_first else "ASC"
         sql = (
-            "SELECT seq, id, payload, raised_at, delivered_at, cleared_at "
+            "SELECT seq, id, payload, raised_at, delivered_at, cleared_at, deliver "
             f"FROM alerts WHERE {where} ORDER BY seq {order}"
         )
         if limit is not None:
@@ -252,16 +262,16 @@ class Journal:
     def _prune(self) -> None:
         """Apply retention; called with the lock held, after each append."""
         self._db.execute(
-            "DELETE FROM alerts WHERE delivered_at IS NOT NULL AND raised_at < ?", (self._clock() - self._max_age,)
+            f"DELETE FROM alerts WHERE NOT ({_OWED}) AND raised_at < ?", (self._clock() - self._max_age,)
         )
         excess = self._db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] - self._max_entries
         if excess <= 0:
             return
-        undelivered = "SELECT COUNT(*) FROM alerts WHERE delivered_at IS NULL"
+        undelivered = f"SELECT COUNT(*) FROM alerts WHERE {_OWED}"
         before = self._db.execute(undelivered).fetchone()[0]
-        # Delivered rows go first; undelivered ones only when nothing else is left to drop.
+        # Delivered and never-owed rows go first; undelivered ones only when nothing else is left to drop.
         self._db.execute(
-            "DELETE FROM alerts WHERE seq IN (SELECT seq FROM alerts ORDER BY delivered_at IS NULL, seq LIMIT ?)",
+            f"DELETE FROM alerts WHERE seq IN (SELECT seq FROM alerts ORDER BY {_OWED}, seq LIMIT ?)",
             (excess,),
         )
         lost = before - self._db.execute(undelivered).fetchone()[0]
@@ -275,14 +285,14 @@ class Journal:
 
 
 def _entry(
-    seq: int, alert_id: str, payload: str, raised: float, delivered: float | None, cleared: float | None
+    seq: int, alert_id: str, payload: str, raised: float, delivered: float | None, cleared: float | None, deliver: int
 ) -> JournalEntry | UnreadableEntry:
     try:
         alert = Alert.from_json(json.loads(payload))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:  # JSONDecodeError is a ValueError
         reason = f"{type(exc).__name__}: {str(exc)[:80]}"
         return UnreadableEntry(seq, alert_id, raised, reason)
-    return JournalEntry(seq, alert, raised, delivered, cleared)
+    return JournalEntry(seq, alert, raised, delivered, cleared, bool(deliver))
 
 
 def journal_path(state_dir: Path) -> Path:
@@ -297,7 +307,10 @@ def salvage(path: Path) -> list[Alert]:
     except sqlite3.Error:
         return alerts
     try:
-        rows = db.execute("SELECT payload FROM alerts WHERE delivered_at IS NULL ORDER BY seq")
+        try:
+            rows = db.execute(f"SELECT payload FROM alerts WHERE {_OWED} ORDER BY seq")
+        except sqlite3.OperationalError:  # schema 1: no deliver column, every row was owed
+            rows = db.execute("SELECT payload FROM alerts WHERE delivered_at IS NULL ORDER BY seq")
         for (payload,) in rows:
             try:
                 alerts.append(Alert.from_json(json.loads(payload)))

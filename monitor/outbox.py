@@ -57,6 +57,7 @@ class _Unsaved:
     seq: int
     alert: Alert
     raised_at: float
+    deliver: bool = True  # owed to the broker (False: kept for 'sound-monitor alerts' only)
     delivered_at: float | None = None
     cleared_at: float | None = None
 
@@ -131,16 +132,16 @@ class Outbox:
 
     # -- writing ------------------------------------------------------------------
 
-    def hold(self, alert: Alert) -> None:
+    def hold(self, alert: Alert, deliver: bool = True) -> None:
         """Journal ``alert`` now but keep it back from :meth:`pending` until :meth:`append`."""
         with self._lock:
             self._held.add(alert.id)
-            self._store(alert)
+            self._store(alert, deliver)
 
-    def append(self, alert: Alert) -> None:
-        """Journal ``alert`` (or update a held one, e.g. with its clip path) and offer it for publishing."""
+    def append(self, alert: Alert, deliver: bool = True) -> None:
+        """Journal ``alert`` (or update a held one, e.g. with its clip path); owed to the broker if ``deliver``."""
         with self._lock:
-            self._store(alert)
+            self._store(alert, deliver)
             self._held.discard(alert.id)
 
     def mark_delivered(self, alert_id: str) -> None:
@@ -204,7 +205,8 @@ class Outbox:
                     continue
                 owed.append(row)
             for item in self._unsaved.values():
-                if item.seq > after_seq and item.delivered_at is None and item.alert.id not in self._held:
+                due = item.deliver and item.delivered_at is None and item.alert.id not in self._held
+                if item.seq > after_seq and due:
                     owed.append(JournalEntry(item.seq, item.alert, item.raised_at, None, item.cleared_at))
             return owed
 
@@ -218,28 +220,28 @@ class Outbox:
                 except sqlite3.Error as exc:
                     self._failed(exc)
             count -= len(self._skipped) + sum(1 for m in self._marks.values() if m.delivered_at)
-            return max(0, count) + sum(1 for item in self._unsaved.values() if item.delivered_at is None)
+            return max(0, count) + sum(1 for item in self._unsaved.values() if item.deliver and item.delivered_at is None)
 
     # -- internals (called with the lock held) --------------------------------------
 
-    def _store(self, alert: Alert) -> None:
+    def _store(self, alert: Alert, deliver: bool) -> None:
         if alert.id in self._unsaved:
             self._unsaved[alert.id].alert = alert
-        elif self._unsaved or not self._write(lambda j: self._append(j, alert)):
-            self._remember(alert)
+        elif self._unsaved or not self._write(lambda j: self._append(j, alert, deliver)):
+            self._remember(alert, deliver)
         if self._unsaved:
             self._flush()  # keeps raise order: nothing newer is written before the older ones
 
-    def _append(self, journal: Journal, alert: Alert) -> None:
-        seq = journal.append(alert)
+    def _append(self, journal: Journal, alert: Alert, deliver: bool) -> None:
+        seq = journal.append(alert, deliver)
         self._next_seq = max(self._next_seq, seq + 1)
 
-    def _remember(self, alert: Alert) -> None:
-        self._unsaved[alert.id] = _Unsaved(self._next_seq, alert, self._clock())
+    def _remember(self, alert: Alert, deliver: bool = True) -> None:
+        self._unsaved[alert.id] = _Unsaved(self._next_seq, alert, self._clock(), deliver)
         self._next_seq += 1
         if len(self._unsaved) <= self._memory_limit:
             return
-        delivered = [k for k, item in self._unsaved.items() if item.delivered_at is not None]
+        delivered = [k for k, item in self._unsaved.items() if item.delivered_at is not None or not item.deliver]
         victim = delivered[0] if delivered else next(iter(self._unsaved))
         del self._unsaved[victim]
         if not delivered:
@@ -280,7 +282,7 @@ class Outbox:
         for alert in carried:
             self._remember(alert)
         for item in unsaved:  # newer than anything in the old file
-            self._remember(item.alert)
+            self._remember(item.alert, item.deliver)
             self._unsaved[item.alert.id].delivered_at = item.delivered_at
             self._unsaved[item.alert.id].cleared_at = item.cleared_at
         self._marks.clear()  # they were for rows of the old file
@@ -328,7 +330,7 @@ class Outbox:
         try:
             while self._unsaved:
                 key, item = next(iter(self._unsaved.items()))
-                journal.append(item.alert, seq=item.seq)
+                journal.append(item.alert, item.deliver, seq=item.seq)
                 if item.delivered_at is not None:
                     journal.mark_delivered(key)
                 if item.cleared_at is not None:

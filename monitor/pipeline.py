@@ -63,12 +63,14 @@ class Pipeline:
         if len(set(ids)) != len(ids):
             raise ValueError(f"source ids must be unique, got {ids}")
         self.sources = list(sources)
+        self._recording = {s.id: s.recording for s in sources}
         self.model = model
         self.gate_dbfs = gate_dbfs
         params = model.metadata.features
         self.streams = {
             s.id: SourceStream(s.id, s.sample_rate, params, hop_seconds, history_seconds) for s in sources
         }
+        self.ended: list[str] = []  # sources whose last prediction has been given, in the order they ended
         self._stop = threading.Event()
         self._windows = 0
         self._inferred = 0
@@ -100,6 +102,7 @@ class Pipeline:
         active = list(self.sources)
         while active and not self._stop.is_set():
             ready: list[WindowData] = []
+            ended: list[str] = []
             more = False  # a source may have more audio waiting now, or has just ended
             for source in list(active):
                 stream = self.streams[source.id]
@@ -113,10 +116,13 @@ class Pipeline:
                 more = more or taken >= limit or source.finished
                 if taken == 0 and source.finished:
                     ready += stream.finish()
-                    active.remove(source)
+                    if stream.done:
+                        active.remove(source)
+                        ended.append(source.id)
             if ready:
                 yield from self._predict(ready)
-            elif not more and active:
+            self.ended += ended
+            if not ready and not more and active:
                 self._stop.wait(self._idle_seconds(active))
 
     def _idle_seconds(self, active: list[AudioSource]) -> float:
@@ -161,4 +167,5 @@ class Pipeline:
                 level_dbfs=w.level_dbfs,
                 scores={} if row is None else dict(zip(labels, map(float, row))),
                 skipped=row is None,
+                recording=self._recording[w.source],
             )

@@ -24,4 +24,4 @@ def test_an_alert_the_journal_cannot_store_is_kept_in_memory_and_monitoring_goes
     lines = [r.getMessage() for r in caplog.records]
     assert any(line.startswith("event=alert ") and f"id={alert.id}" in line for line in lines)
     assert any(line.startswith("event=journal_failing") and "hint=" in line for line in lines)
-    assert daemon.outbox.pending_count() == 1 and daemon.outbox.health()["state"] == "failing"
+    assert daemon.outbox.health()["unsaved"] == 1 and daemon.outbox.health()["state"] == "failing"

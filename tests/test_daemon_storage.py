@@ -11,8 +11,9 @@ import os
 import signal
 
 import pytest
+import soundfile
 
-from daemon_support import DaemonProcess, scene, write_config
+from daemon_support import DaemonProcess, LiveStream, scene, write_config
 from monitor.journal import Journal, journal_path
 from mqtt_fixtures import Subscriber, broker, wait_until  # noqa: F401 (fixture)
 from small_fs import small_fs  # noqa: F401 (fixture)
@@ -30,8 +31,8 @@ def alert_ids(subscriber: Subscriber) -> list[str]:
 
 @pytest.mark.timeout(120)
 def test_an_alert_killed_during_its_clips_post_roll_is_delivered_after_the_restart(tmp_path, tiny_model, broker, daemons):  # noqa: F811
-    scene(tmp_path / "scene.wav", seconds=40, sound=(6.0, 9.0))
-    config = write_config(tmp_path, tiny_model, "{id: room, file: scene.wav, realtime: true}",
+    stream = LiveStream(tmp_path / "live.fifo", soundfile.read(scene(tmp_path / "scene.wav", 40, (6.0, 9.0)))[0])
+    config = write_config(tmp_path, tiny_model, f"{{id: room, url: '{stream.url}'}}",
                           mqtt_config(broker) + "clips: {enabled: true, pre_seconds: 1, post_seconds: 20}\n")  # fmt: skip
     subscriber = Subscriber(broker, f"{PREFIX}/alert")
     daemon = DaemonProcess(config)
@@ -50,6 +51,7 @@ def test_an_alert_killed_during_its_clips_post_roll_is_delivered_after_the_resta
     code, _ = restarted.terminate()
     assert code == 0
     subscriber.close()
+    stream.close()
 
 
 def test_a_damaged_journal_is_moved_aside_and_said_so_in_the_log_health_and_status(tmp_path, tiny_model, notify, daemons):

@@ -1,7 +1,7 @@
 """One run of the daemon through every storage and broker fault at once; no alert raised is lost.
 
-The real daemon (systemd-style subprocess), a real mosquitto, real files on a real
-size-limited filesystem. Faults, in order: SIGKILL inside a clip's post-roll and a
+The real daemon (systemd-style subprocess) on a live stream (a FIFO fed in real time), a
+real mosquitto, real files on a real size-limited filesystem. Faults, in order: SIGKILL inside a clip's post-roll and a
 restart; a broker restart; the journal overwritten while running; the state filesystem
 full, then freed; SIGTERM and a restart. Every alert any run raised (each is journaled
 when raised: its ``alert_held`` line) must reach a subscriber with a persistent session,
@@ -18,8 +18,9 @@ import time
 
 import numpy as np
 import pytest
+import soundfile
 
-from daemon_support import RATE, DaemonProcess, write_config
+from daemon_support import RATE, DaemonProcess, LiveStream, write_config
 from daemon_support import RULES as BASE_RULES
 from mqtt_fixtures import Subscriber, broker, wait_until  # noqa: F401 (fixture)
 from signals import noise, tone, write
@@ -51,10 +52,10 @@ def count_in(log: str, name: str) -> int:
 def test_every_alert_survives_kills_broker_restarts_a_corrupted_journal_and_a_full_disk(
     tmp_path, tiny_model, broker, small_fs  # noqa: F811
 ):
-    bursts(tmp_path / "scene.wav")
+    stream = LiveStream(tmp_path / "live.fifo", soundfile.read(bursts(tmp_path / "scene.wav"))[0])
     (tmp_path / "state").symlink_to(small_fs.path)
     config = write_config(
-        tmp_path, tiny_model, "{id: room, file: scene.wav, realtime: true}",
+        tmp_path, tiny_model, f"{{id: room, url: '{stream.url}'}}",
         f"mqtt: {{host: {broker.host}, port: {broker.port}, node_id: testnode, state_interval: 0}}\n"
         "clips: {enabled: true, pre_seconds: 1, post_seconds: 4}\n", rules=RULES,
     )  # fmt: skip
@@ -116,6 +117,7 @@ def test_every_alert_survives_kills_broker_restarts_a_corrupted_journal_and_a_fu
     finally:
         finish(daemon)
     consumer.close()
+    stream.close()
 
     every_log = "\n".join(logs)
     assert "Traceback" not in every_log

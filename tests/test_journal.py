@@ -182,7 +182,8 @@ def test_alerts_command_lists_the_journal_oldest_first(state):
     result = run_cli("--state-dir", str(state))
     assert result.returncode == 0, result.stderr
     header, *lines = result.stdout.splitlines()
-    assert header.split()[:3] == ["onset", "severity", "rule"]
+    assert header.split() == ["time", "source", "severity", "rule", "label", "score", "mode", "mqtt", "cleared",
+                              "message"]  # as the README lists them
     assert len(lines) == 2
     assert "door" in lines[0] and "PENDING" in lines[0]
     assert "glass" in lines[1] and "delivered" in lines[1]

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class FileSource(PacedSource):
+    recording = True
     def __init__(self, path: Path, realtime: bool = False, block_seconds: float | None = None) -> None:
         if not path.exists():
             raise AudioInputError(f"{path}: no such file")

@@ -43,7 +43,13 @@ class SourceStats:
 
 
 class AudioSource(abc.ABC):
-    """A producer of audio blocks. Use as: start(); read() until finished; stop()."""
+    """A producer of audio blocks. Use as: start(); read() until finished; stop().
+
+    ``recording`` is True for a recorded file: when something was heard in it is a position in
+    the recording (stream time), not the time of day at which it was read.
+    """
+
+    recording = False
 
     def __init__(self, source_id: str, sample_rate: int, channels: int) -> None:
         self.id = source_id
@@ -78,6 +84,7 @@ class ObservedSource(AudioSource):
 
     def __init__(self, inner: AudioSource, on_read: Callable[[], None]) -> None:
         super().__init__(inner.id, inner.sample_rate, inner.channels)
+        self.recording = inner.recording
         self.inner = inner
         self._on_read = on_read
 

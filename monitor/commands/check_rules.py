@@ -1,8 +1,8 @@
 """``sound-monitor check-rules [FILE]``: validate a rules file against the model without running.
 
-Exit codes: 0 valid (a summary of the rules is printed), 1 the rules file is missing
-or invalid (every problem is printed as ``file:line: problem (hint)``), 2 any other
-user error (e.g. the model cannot be loaded).
+Exit codes: 0 valid (a summary of the rules is printed), 1 the rules file is invalid
+(every problem is printed as ``file:line: problem (hint)``), 2 any other user error
+(the file is missing, the model cannot be loaded).
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 from monitor.commands.rules_common import default_rules_path
-from monitor.model.runner import ModelRunner, default_model_path
+from monitor.errors import UserError
+from monitor.model.runner import ModelRunner
+from monitor.shipped import model_path
 from monitor.rules import RulesError, RuleSet, load_rules
 from monitor.rules.engine import Engine
 from monitor.rules.schema import MODES, CompoundRule, SimpleRule
@@ -29,13 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("file", nargs="?", type=Path, default=None, metavar="FILE",
                         help="rules file (default: ./rules.yaml, else the shipped rules.yaml)")
     parser.add_argument("--model", type=Path, default=None,
-                        help=f"ONNX model whose labels the rules may use (default: {default_model_path()})")
+                        help=f"ONNX model whose labels the rules may use (default: {model_path()})")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     path = args.file or default_rules_path()
-    metadata = ModelRunner(args.model or default_model_path()).metadata
+    if not path.exists():  # no file at all: an "other error" (exit 2), not invalid rules
+        raise UserError(f"rules file not found: {path} (check-rules FILE, or ./rules.yaml by default)")
+    metadata = ModelRunner(args.model or model_path()).metadata
     try:
         rules = load_rules(path, metadata.labels, metadata.thresholds)
     except RulesError as exc:

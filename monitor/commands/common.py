@@ -7,9 +7,13 @@ import json
 from pathlib import Path
 
 from monitor.errors import UserError
-from monitor.model.runner import ModelRunner, default_model_path
+from monitor.model.runner import ModelRunner
+from monitor.shipped import model_path
 from monitor.predictions import Prediction
 from monitor.stream.windower import MAX_HOP, MIN_HOP
+
+# Offline commands try a stream URL this often before giving up (the daemon retries for ever).
+STREAM_ATTEMPTS = 3
 
 
 def hop_seconds(text: str) -> float:
@@ -25,7 +29,7 @@ def hop_seconds(text: str) -> float:
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", type=Path, default=None, help=f"ONNX model file (default: {default_model_path()})"
+        "--model", type=Path, default=None, help=f"ONNX model file (default: {model_path()})"
     )
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default: 1)")
     parser.add_argument(
@@ -36,7 +40,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 def load_model(args: argparse.Namespace) -> ModelRunner:
     if args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
-    return ModelRunner(args.model or default_model_path(), threads=args.threads)
+    return ModelRunner(args.model or model_path(), threads=args.threads)
 
 
 def format_prediction(prediction: Prediction, top: int = 3) -> str:

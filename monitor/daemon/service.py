@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -91,10 +92,14 @@ class Daemon:
         self.holders: dict[Path, RulesHolder] = {}
         self._mode_store = ModeStore(config.state_dir)
         self._engine_of: dict[str, RulesHolder] = {}
+        # Only live audio is owed to the house: alerts of the demo and of recordings are published
+        # as they happen (with MQTT) but never queued for a later run to replay as real.
+        self._live = {s.id: s.kind in ("mic", "url") for s in config.sources}
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._cleared: queue.SimpleQueue[AlertCleared] = queue.SimpleQueue()  # from reloads, for the main loop
         self._held_clears: list[AlertCleared] = []
+        self._finished: set[str] = set()  # sources whose rules have been cleared for good
         self._last_window: dict[str, float] = {}  # monotonic time of each source's latest window
         self._last_alert: str | None = None
         self._alerts = 0
@@ -156,6 +161,8 @@ class Daemon:
                 self._close()
                 raise
             return self._source_failed(exc)
+        if self.echo is not None:  # only now that the sources are open: a wrong device is the one line
+            print(f"monitoring {', '.join(s.spec for s in c.sources)} (hop {c.hop:g} s); Ctrl-C stops", file=sys.stderr)
         history = ClipRecorder.history_seconds(c.clips) if c.clips.enabled else 15.0
         # Windows come a hop apart; a few hops without one means the pipeline is not processing.
         self.watchdog = LoopWatchdog(self.notifier, sources, fresh_seconds=2 * c.hop + 1.0)
@@ -202,6 +209,8 @@ class Daemon:
             event(log, logging.INFO, "stopping")
             housekeeper.join(timeout=5)
             try:
+                for source in self._engine_of:  # shutting down: nothing stays ON (retained) or uncleared
+                    self._finish_source(source)
                 if self.recorder is not None:
                     for alert in self.recorder.flush():
                         self._dispatch(alert)
@@ -217,7 +226,17 @@ class Daemon:
         if self.pipeline is not None:
             self.pipeline.stop()
 
+    def _finish_source(self, source: str) -> None:
+        """The source has ended (or the daemon stops): clear its active rules."""
+        if source not in self._finished:
+            self._finished.add(source)
+            for cleared in self._engine_of[source].engine.finish(source):
+                self._clear(cleared)
+
     def _process(self, prediction: Prediction) -> None:
+        assert self.pipeline is not None
+        for source in self.pipeline.ended:  # a recording that ended while others go on
+            self._finish_source(source)
         self._last_window[prediction.source] = time.monotonic()
         if self.echo is not None:
             self.echo(prediction)
@@ -255,21 +274,26 @@ class Daemon:
         # Journaled now, so kill -9 during the post-roll cannot lose it; sent once the
         # clip has been recorded, with the clip's path.
         assert self.outbox is not None
-        self.outbox.hold(alert)
+        self.outbox.hold(alert, deliver=self._owed(alert))
         self.recorder.add(alert)
         event(log, logging.INFO, "alert_held", rule=alert.rule, id=alert.id, post_seconds=self.recorder.settings.post_seconds)
 
     def _dispatch(self, alert: Alert) -> None:
-        level = logging.INFO if alert.severity == Severity.INFO else logging.WARNING
+        # The interactive `run` shows each alert itself (echo): a warning log line would say it twice.
+        level = logging.INFO if alert.severity == Severity.INFO or self.echo is not None else logging.WARNING
         event(log, level, "alert", rule=alert.rule, source=alert.source, severity=alert.severity.value,
               label=alert.label, score=round(alert.score, 3), mode=alert.mode, onset=round(alert.onset, 2),
               clip=alert.clip_path, id=alert.id, message=alert.message)  # fmt: skip
         if self.echo is not None:
             self.echo(alert)
         if self.sink is not None:
-            self.sink.publish_alert(alert)  # stores first; the outbox never raises
+            self.sink.publish_alert(alert, deliver=self._owed(alert))  # stores first; the outbox never raises
         elif self.outbox is not None:
-            self.outbox.append(alert)
+            self.outbox.append(alert, deliver=False)  # no broker in this run: never owed to one
+
+    def _owed(self, alert: Alert) -> bool:
+        """Whether the broker is owed ``alert`` until it acknowledges it: live audio, with MQTT on."""
+        return self.sink is not None and self._live[alert.source]
 
     def _clear(self, cleared: AlertCleared) -> None:
         if self.recorder is not None and self.recorder.holds(cleared.alert_id):

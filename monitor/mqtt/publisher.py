@@ -11,9 +11,10 @@ raise order. An alert is marked delivered when the broker has acknowledged (PUBA
 every copy sent. On every connect the sink drops paho's own queue of unacknowledged
 messages (it would resend stale retained states *after* the fresh ones) and replays
 the outbox's undelivered alerts instead, so after an outage or a restart they arrive
-in order; a copy sent just before a connection broke may arrive twice, with the same
-``id``. An alert that cannot be published at all (payload too large) is skipped with
-one error naming its id.
+in order, marked ``replayed`` (see :mod:`monitor.mqtt.delivery`); a copy sent just
+before a connection broke may arrive twice, with the same ``id``. Alerts stored with
+``deliver=False`` are published only as they happen. An alert that cannot be
+published at all (payload too large) is skipped with one error naming its id.
 
 Threads: one worker thread of the sink's own is the only one that publishes. The
 owner's calls and paho's callbacks (on paho's network thread) only put jobs on its
@@ -41,6 +42,7 @@ from monitor import __version__
 from monitor.alerts import Alert, AlertCleared
 from monitor.errors import UserError
 from monitor.journal import Journal
+from monitor.mqtt.delivery import alert_payload, replay_notice
 from monitor.mqtt.discovery import RuleInfo, discovery_configs, rule_config_filter, rule_config_topic
 from monitor.mqtt.discovery import rule_id_from_config_topic
 from monitor.mqtt.settings import MqttSettings
@@ -110,6 +112,7 @@ class MqttSink:
         self._broker_rule_ids: set[str] = set()  # rule sensors whose configs the broker retains
         self._sent_upto = 0  # outbox seq already handed to paho on this connection
         self._generation = self._outbox.generation
+        self._connected_at = float("inf")  # Unix time of the current connection (alerts raised before are replays)
         self._awaiting: dict[int, str] = {}  # mid -> alert id
         self._copies_left: dict[str, int] = {}  # alert id -> PUBACKs still missing
         self._unpublishable: set[str] = set()  # topics paho refused, reported once
@@ -158,10 +161,15 @@ class MqttSink:
     def mode(self) -> str:
         return self._mode
 
-    def publish_alert(self, alert: Alert) -> None:
-        """Store ``alert`` in the outbox (durable when this returns), set its rule ON, publish if connected."""
-        self._outbox.append(alert)
-        self._jobs.put(partial(self._alert_raised, alert.rule))
+    def publish_alert(self, alert: Alert, deliver: bool = True) -> None:
+        """Store ``alert`` in the outbox (durable when this returns), set its rule ON, publish if connected.
+
+        With ``deliver`` the outbox owes it to the broker until acknowledged (replayed after an
+        outage or a restart); without (the demo, a recording) it is published now if connected
+        and never later.
+        """
+        self._outbox.append(alert, deliver)
+        self._jobs.put(partial(self._alert_raised, alert.rule, None if deliver else alert))
 
     def publish_cleared(self, cleared: AlertCleared) -> None:
         """The rule's sound is gone: its state goes OFF (retained)."""
@@ -328,7 +336,7 @@ class MqttSink:
                 return
             # Stale copies would be resent after the fresh state; the outbox replays alerts.
             client.drop_out_messages()
-            self._jobs.put(self._connection_up)
+            self._jobs.put(partial(self._connection_up, time.time()))
         except Exception:  # an exception escaping a callback would kill paho's network thread
             log.exception("MQTT: error in on_connect")
 
@@ -362,8 +370,9 @@ class MqttSink:
         self._socket_opened = None
         self._note_error(f"MQTT: cannot connect to {self._settings.address}: {reason}; retrying")
 
-    def _connection_up(self) -> None:
+    def _connection_up(self, connected_at: float) -> None:
         self._socket_opened = None
+        self._connected_at = connected_at
         self._awaiting.clear()
         self._copies_left.clear()
         log.info("MQTT: connected to %s", self._settings.address)
@@ -381,6 +390,9 @@ class MqttSink:
         for name in self._rule_states:
             self._publish_rule_state(name)
         self._sent_upto = 0
+        owed = self._outbox.pending()
+        if owed:
+            log.warning("%s", replay_notice(len(owed), owed[0].alert))
         self._drain()
 
     def _connection_down(self, reason: str) -> None:
@@ -406,11 +418,19 @@ class MqttSink:
 
     # -- alerts -------------------------------------------------------------------
 
-    def _alert_raised(self, rule: str) -> None:
+    def _alert_raised(self, rule: str, untracked: Alert | None) -> None:
+        """Rule ON, then the owed alerts; an ``untracked`` one (not owed) is sent once, now or never."""
         self._rule_states[rule] = True
-        if self._connected:
-            self._publish_rule_state(rule)
+        if not self._connected:
+            return
+        self._publish_rule_state(rule)
+        if untracked is None:
             self._drain()
+            return
+        now = time.time()
+        payload = alert_payload(untracked, now, self._connected_at, now, self._settings.stale_after)
+        for topic in (self._topics.alert, self._topics.rule_alert(rule)):
+            self._send(topic, payload)
 
     def _drain(self) -> None:
         """Hand every owed alert not yet sent on this connection to paho, in order."""
@@ -419,7 +439,8 @@ class MqttSink:
         if self._outbox.generation != self._generation:  # renumbered: resend everything owed
             self._generation, self._sent_upto = self._outbox.generation, 0
         for entry in self._outbox.pending(after_seq=self._sent_upto):
-            payload = json.dumps(entry.alert.to_json(), separators=(",", ":"))
+            payload = alert_payload(entry.alert, entry.raised_at, self._connected_at, time.time(),
+                                    self._settings.stale_after)  # fmt: skip
             sent = 0
             for topic in (self._topics.alert, self._topics.rule_alert(entry.alert.rule)):
                 try:

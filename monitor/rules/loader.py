@@ -102,7 +102,8 @@ class _Builder(Reader):
                 self.problem(root, "no 'rules:' section", "add a list of rules, see the README")
             return None
         rules = self._rules(top["rules"])
-        return RuleSet(rules=rules, default_mode=mode or "home", schedule=schedule, timezone=timezone, path=path)
+        return RuleSet(rules=rules, default_mode=mode or "home", schedule=schedule, timezone=timezone, path=path,
+                       min_level_dbfs=self.min_level)  # fmt: skip
 
     # -- top level ---------------------------------------------------------
     def _timezone(self, node: yaml.Node | None) -> str | None:
