@@ -26,13 +26,15 @@ from monitor.commands import (  # noqa: E402
     detect,
     devices,
     evaluate,
+    learn,
     run,
+    sounds,
     train,
     tui,
 )
 from monitor.errors import UserError  # noqa: E402
 
-COMMANDS = (classify, run, devices, check_rules, detect, alerts, config, train, evaluate, tui)
+COMMANDS = (classify, run, devices, check_rules, detect, alerts, config, train, evaluate, tui, learn, sounds)
 
 
 def build_parser() -> argparse.ArgumentParser:

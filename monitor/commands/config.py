@@ -50,13 +50,20 @@ def summary(config: Config) -> str:
 
 
 def check_rules(config: Config) -> list[str]:
-    """With the model present, validate every rules file against its labels (RulesError: exit 2)."""
+    """With the model present, validate every rules file against its labels and the learnt sounds
+    (RulesError: exit 2)."""
     if not config.model.path.is_file():
         return []
+    from monitor.commands.common import warn
     from monitor.model.runner import ModelRunner
     from monitor.rules import load_rules
+    from monitor.sounds.model import SoundModel, read_sounds
 
-    model = ModelRunner(config.model.path)
+    runner = ModelRunner(config.model.path)
+    loaded = read_sounds(runner, config.sounds_dir) if config.sounds_dir else None
+    for problem in loaded.problems if loaded else ():
+        warn(problem)
+    model = SoundModel(runner, loaded.sounds if loaded else ())
     paths = dict.fromkeys(config.rules_for(s) for s in config.sources)
     return [
         f"{path}: {len(load_rules(path, model.labels, model.metadata.thresholds).rules)} rules OK for {model.metadata.name}"

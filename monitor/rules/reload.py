@@ -41,6 +41,11 @@ class RulesHolder:
         self._signature = self._stat()
         self.engine = Engine(load_rules(path, self._labels, self._thresholds))
 
+    def set_labels(self, labels: Sequence[str], thresholds: Mapping[str, float] | None = None) -> None:
+        """The labels (and default thresholds) the next reload validates against: learnt sounds came or went."""
+        with self._lock:
+            self._labels, self._thresholds = tuple(labels), dict(thresholds or {})
+
     def reload(self) -> ReloadResult:
         with self._lock:
             signature = self._stat()

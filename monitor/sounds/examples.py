@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from monitor.errors import UserError
+
 FRAME_SECONDS = 0.02
 SILENT_DBFS = -60.0  # loudest 20-ms frame below this: nothing was recorded
 CLIPPED_LEVEL = 0.999
@@ -36,17 +38,25 @@ class Skipped:
     reason: str  # says what is wrong and what to do
 
 
-def read_examples(paths: list[Path], sample_rate: int) -> tuple[list[Example], list[Skipped]]:
-    """Every recording either as an Example or as Skipped."""
+def read_recording(path: Path, sample_rate: int) -> np.ndarray:
+    """A whole recording, mono at ``sample_rate`` (UserError naming the file if it cannot be read)."""
     from monitor.train.cache import read_mono
 
+    try:
+        return read_mono(path, sample_rate)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{path}: {exc}: check it is an audio file (WAV, FLAC, OGG, MP3, AIFF)") from None
+
+
+def read_examples(paths: list[Path], sample_rate: int) -> tuple[list[Example], list[Skipped]]:
+    """Every recording either as an Example or as Skipped."""
     examples: list[Example] = []
     skipped: list[Skipped] = []
     for path in paths:
         try:
-            audio = read_mono(path, sample_rate)
-        except (ValueError, OSError) as exc:
-            skipped.append(Skipped(path, f"{exc}: check it is an audio file"))
+            audio = read_recording(path, sample_rate)
+        except UserError as exc:
+            skipped.append(Skipped(path, str(exc).removeprefix(f"{path}: ")))
             continue
         result = trim(audio, sample_rate)
         if isinstance(result, str):
@@ -76,7 +86,7 @@ def trim(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray] |
         return f"silent (loudest part {peak:.0f} dBFS): check the microphone and record the sound again"
     if peak - floor < STEADY_DB:  # a steady sound recorded from start to end (a vacuum cleaner)
         return audio.astype(np.float32), np.zeros(0, np.float32)
-    active = np.flatnonzero(db >= max(peak - RANGE_DB, floor + ABOVE_FLOOR_DB))
+    active = np.flatnonzero(db >= max(peak - RANGE_DB, min(floor + ABOVE_FLOOR_DB, peak - 3.0)))
     margin = int(MARGIN_SECONDS * sample_rate)
     a = max(0, int(active[0]) * frame - margin)
     b = min(len(audio), (int(active[-1]) + 1) * frame + margin)

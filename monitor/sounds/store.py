@@ -141,6 +141,15 @@ def _finite(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...] | None:
+    """Name, mtime and size of every sounds file (None without a folder): what a reload watches."""
+    try:
+        return tuple(sorted((p.name, st.st_mtime_ns, st.st_size) for p in folder.iterdir()
+                            if p.name.endswith(SUFFIX) and (st := p.stat())))
+    except OSError:
+        return None
+
+
 @dataclass(frozen=True)
 class LoadedSounds:
     sounds: tuple[LearntSound, ...]
