@@ -1,9 +1,10 @@
-"""The background bank: embeddings of ordinary household, outdoor, music and quiet windows,
-stored inside the model file, so ``learn`` has negatives even without ``--background``.
+"""The background bank: embeddings of the ordinary sounds of a home (household, outdoor, music,
+quiet rooms, and the model's own labels: speech, doors, footsteps, ...), stored inside the
+model file, so ``learn`` has negatives even without ``--background``.
 
 Takes a model file and the training data folder (manifest.csv); :func:`write_background_bank`
-embeds a few hundred 5-s windows of background clips from every fold but the test
-fold and stores them in the ONNX metadata (key ``background_embeddings``: base64 of
+embeds a few hundred 5-s windows of training clips from every fold but the test fold
+(half from the background labels, half spread evenly over the other labels) and stores them in the ONNX metadata (key ``background_embeddings``: base64 of
 float16 rows, shape in ``background_embeddings_shape`` as JSON). :func:`read_background_bank`
 gives them back, or None for a model without a bank. Writing needs the ``onnx``
 package (training extra); reading uses only the runner's metadata map. The model_id
@@ -50,7 +51,7 @@ def bank_windows(data_dir: Path, runner: ModelRunner, count: int = BANK_WINDOWS,
                  exclude: tuple[str, ...] = ()) -> np.ndarray:
     """``count`` log-mel windows of background clips of the training data, test fold and the
     ``exclude`` source labels left out."""
-    from monitor.features.logmel import logmel
+    from monitor.features.logmel import MelFrames, logmel
     from monitor.train.cache import read_mono
     from monitor.train.dataset import load_dataset
     from monitor.train.labelmap import load_label_map
@@ -58,24 +59,35 @@ def bank_windows(data_dir: Path, runner: ModelRunner, count: int = BANK_WINDOWS,
 
     params = runner.metadata.features
     dataset = load_dataset(data_dir, load_label_map(None))
-    clips = [c for c in dataset.clips
-             if c.label in BACKGROUND_LABELS and c.fold != TEST_FOLD and c.source_label not in exclude]
-    if not clips:
+    usable = [c for c in dataset.clips if c.fold != TEST_FOLD and c.source_label not in exclude]
+    background = [c for c in usable if c.label in BACKGROUND_LABELS]
+    if not background:
         raise UserError(f"{data_dir}: no background clips ({', '.join(BACKGROUND_LABELS)}) outside fold {TEST_FOLD}")
+    events: dict[str, list] = {}
+    for c in usable:
+        if c.label not in BACKGROUND_LABELS:
+            events.setdefault(c.label, []).append(c)
     rng = np.random.default_rng(seed)
     n_quiet = count // 10  # quiet rooms: the commonest background of all, which the data lacks
-    picks = rng.choice(len(clips), size=count - n_quiet, replace=len(clips) < count - n_quiet)
+    n_events = count // 2 if events else 0
+    n_background = count - n_quiet - n_events
+    picks = [background[i] for i in rng.choice(len(background), n_background, replace=len(background) < n_background)]
+    for k, label in enumerate(sorted(events)):  # the same share for every event label, rare or common
+        share = n_events // len(events) + (k < n_events % len(events))
+        mine = events[label]
+        picks += [mine[i] for i in rng.choice(len(mine), share, replace=len(mine) < share)]
     need = params.window_samples
+    frames = MelFrames(params)
     windows = []
-    for i in picks:
-        audio = read_mono(clips[i].path, params.sample_rate)
+    for clip in picks:
+        audio = read_mono(clip.path, params.sample_rate)
         if len(audio) < need:
             audio = np.pad(audio, (0, need - len(audio))) + room_tone(rng, need, params.sample_rate)
         start = int(rng.integers(0, len(audio) - need + 1))
-        windows.append(_window(logmel(audio[start : start + need].astype(np.float32), params), params.n_frames))
+        windows.append(_window(logmel(audio[start : start + need].astype(np.float32), params, frames), params.n_frames))
     for _ in range(n_quiet):
         quiet = room_tone(rng, need, params.sample_rate).astype(np.float32)
-        windows.append(_window(logmel(quiet, params), params.n_frames))
+        windows.append(_window(logmel(quiet, params, frames), params.n_frames))
     return np.stack(windows)
 
 

@@ -40,6 +40,7 @@ BACKGROUND_HOP_SECONDS = 2.5
 MAX_BACKGROUND_WINDOWS = 240
 ROOM_TONE_WINDOWS = 12
 NEGATIVE_FOLDS = 5
+MIN_RECALL = 0.5  # below: the examples are not one sound
 THRESHOLD_FLOOR = 0.5  # never below: a learnt sound should be more likely than not
 BATCH = 8
 
@@ -132,6 +133,9 @@ def learn(runner: ModelRunner, name: str, paths: list[Path], backgrounds: list[n
     pos_oof, neg_oof = _out_of_fold(windows, len(examples))
     threshold = _threshold(windows, pos_oof, neg_oof)
     recall = _recall(windows, pos_oof, threshold)
+    if recall < MIN_RECALL:
+        raise UserError(f"the examples do not sound alike (each held out, the others recognise only "
+                        f"{recall:.0%} of it): give recordings of one sound only, and more of them")
     hours = windows.negative_seconds / 3600
     fa = float(np.sum(neg_oof >= threshold)) / hours
     if recall < 0.8:
@@ -236,14 +240,15 @@ def _fit(w: _Windows, pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, flo
 
 
 def _agreeing(w: _Windows, n_examples: int) -> list[int]:
-    """Examples whose leave-one-out scores rise above every background window's score."""
+    """Examples the others recognise: a leave-one-out score above every background window's and
+    above even odds (a recording of a different sound scores like background, or near it)."""
     all_neg = np.ones(len(w.negatives), bool)
     keep = []
     for i in range(n_examples):
         mine = w.example == i
         weights, bias = _fit(w, ~mine, all_neg)
         best = logistic_scores(w.positives[mine & w.counted], weights, bias).max()
-        if best > logistic_scores(w.negatives, weights, bias).max():
+        if best > max(0.5, logistic_scores(w.negatives, weights, bias).max()):
             keep.append(i)
     return keep
 
