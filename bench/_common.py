@@ -19,12 +19,13 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]  # this checkout's monitor (not the installed one); test helpers
 
-from monitor.model.runner import ModelRunner, default_model_path  # noqa: E402
+from monitor.model.runner import ModelRunner  # noqa: E402
+from monitor.shipped import model_path  # noqa: E402
 
 
 def model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a short run (under a minute)")
-    parser.add_argument("--model", type=Path, default=default_model_path(), help="ONNX model (default: shipped)")
+    parser.add_argument("--model", type=Path, default=model_path(), help="ONNX model (default: shipped)")
 
 
 def load_model(path: Path, threads: int = 1) -> ModelRunner:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from enum import Enum
 
 
@@ -34,7 +35,8 @@ class Alert:
     ``onset`` is the stream time (seconds since the source started) of the first
     triggering window's start; ``stream_time`` is the stream time at which the alert
     fired (the end of the window that completed the rule); ``wall_time`` is the Unix
-    time of the onset. ``id`` is unique and stable so consumers can drop duplicates.
+    time of the onset (for a ``recording``, about when that part was read: a recording has
+    no time of day of its own). ``id`` is unique and stable so consumers can drop duplicates.
     """
 
     rule: str
@@ -50,6 +52,7 @@ class Alert:
     message: str
     windows: tuple[WindowRef, ...] = ()
     clip_path: str | None = None
+    recording: bool = False  # heard in a recorded file: ``onset`` is where, ``wall_time`` when it was read
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def to_json(self) -> dict[str, object]:
@@ -62,12 +65,20 @@ class Alert:
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> "Alert":
-        """Inverse of :meth:`to_json` (used when replaying the journal)."""
-        fields = dict(data)
+        """Inverse of :meth:`to_json` (the journal, the attached dashboard). Keys that are not
+        fields (what MQTT delivery adds: ``replayed``, ``age``, ``stale``) are ignored."""
+        known = {f.name for f in dataclass_fields(cls)}
+        fields = {key: value for key, value in data.items() if key in known}
         fields["severity"] = Severity(fields["severity"])
         fields["labels"] = tuple(fields["labels"])  # type: ignore[arg-type]
         fields["windows"] = tuple(WindowRef(**w) for w in fields.get("windows", ()))  # type: ignore[union-attr]
         return cls(**fields)  # type: ignore[arg-type]
+
+
+def position(seconds: float) -> str:
+    """A stream time as a position in a recording, ``H:MM:SS``."""
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,19 @@ from monitor.commands import (  # noqa: E402
     tui,
 )
 from monitor.errors import UserError  # noqa: E402
+from monitor.textsafe import printable  # noqa: E402
 
 COMMANDS = (classify, run, devices, check_rules, detect, alerts, config, train, evaluate, tui, learn, sounds)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser: an unknown option is reported with this command's usage, not the top level's."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=CommandParser)
     for command in COMMANDS:
         command.register(sub)
     return parser
@@ -60,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except UserError as exc:
-        print(f"sound-monitor: error: {exc}", file=sys.stderr)
+        print(f"sound-monitor: error: {printable(str(exc), keep=chr(10))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

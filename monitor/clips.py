@@ -16,6 +16,7 @@ name and renamed, so a reader never sees half a clip.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -31,11 +32,14 @@ import soundfile
 from monitor.alerts import Alert
 from monitor.config.schema import ClipsConfig
 from monitor.predictions import Prediction
+from monitor.private import create_private
 from monitor.stream.ring import RingBuffer
 
 log = logging.getLogger(__name__)
 
 HISTORY_SLACK = 30.0  # seconds of window scores kept beyond the longest clip
+PARTIAL = ".part"  # suffix of a clip being written
+STALE_PARTIAL_SECONDS = 3600.0  # a partial clip this old is a leftover of a crash, not a write in progress
 
 
 @dataclass(frozen=True)
@@ -134,20 +138,24 @@ class ClipRecorder:
         if last <= first:
             log.warning("event=clip_failed alert=%s reason=audio_no_longer_held", alert.id)
             return alert
+        path = self.directory / clip_name(alert)
+        partial = path.with_name(path.name + PARTIAL)
         try:
             samples = ring.read(first, last)
-            path = self.directory / clip_name(alert)
-            partial = path.with_name(path.name + ".part")
+            create_private(partial).close()  # libsndfile keeps the mode of the file it truncates
             soundfile.write(str(partial), samples, rate, format="FLAC", subtype="PCM_16")
             os.replace(partial, path)
         except (OSError, IndexError, soundfile.LibsndfileError) as exc:
             log.warning("event=clip_failed alert=%s reason=%r", alert.id, str(exc)[:200])
+            with contextlib.suppress(OSError):  # e.g. a full disk: no half clip stays behind
+                partial.unlink(missing_ok=True)
             return alert
         log.info("event=clip_saved alert=%s path=%s seconds=%.2f", alert.id, path, (last - first) / rate)
         return replace(alert, clip_path=str(path))
 
     def prune(self) -> list[Path]:
-        """Delete clips older than ``max_age_days``, then the oldest until the total fits ``max_total_mb``."""
+        """Delete clips older than ``max_age_days``, then the oldest until the total fits ``max_total_mb``,
+        and partial clips a crash left behind."""
         now = self._clock()
         clips = []
         for path in self.directory.glob("*.flac"):
@@ -157,7 +165,7 @@ class ClipRecorder:
                 continue
             clips.append((st.st_mtime, st.st_size, path))
         clips.sort()
-        deleted = []
+        deleted = self._stale_partials(now)
         total = sum(size for _, size, _ in clips)
         limit = self.settings.max_total_mb * 1e6
         for index, (mtime, size, path) in enumerate(clips):
@@ -173,6 +181,19 @@ class ClipRecorder:
             deleted.append(path)
         if deleted:
             log.info("event=clips_pruned count=%d remaining_mb=%.1f", len(deleted), total / 1e6)
+        return deleted
+
+
+    def _stale_partials(self, now: float) -> list[Path]:
+        """Delete partial clips left by a crash or a failed write (never one being written now)."""
+        deleted = []
+        for path in self.directory.glob(f"*.flac{PARTIAL}"):
+            try:
+                if now - path.stat().st_mtime > STALE_PARTIAL_SECONDS:
+                    path.unlink()
+                    deleted.append(path)
+            except FileNotFoundError:
+                continue
         return deleted
 
 

@@ -6,11 +6,14 @@ raised, with when each was delivered (the broker's PUBACK) and cleared.
 
 Every alert is committed here *before* any sink sees it, with
 ``journal_mode=WAL`` and ``synchronous=FULL``: once :meth:`Journal.append` returns,
-the alert survives ``kill -9`` and power loss. Sinks replay :meth:`Journal.pending`
-after a reconnect or a restart and call :meth:`Journal.mark_delivered`; alerts keep
-their id, so consumers can drop the duplicates at-least-once delivery allows.
-Retention: at most ``max_entries`` rows and delivered rows no older than
-``max_age_days``; undelivered rows are dropped only when the row limit forces it
+the alert survives ``kill -9`` and power loss. Only alerts appended with ``deliver=True``
+(a live source of a run with an MQTT sink) are owed to the broker: sinks replay
+:meth:`Journal.pending` after a reconnect or a restart and call
+:meth:`Journal.mark_delivered`; alerts keep their id, so consumers can drop the
+duplicates at-least-once delivery allows. The others (the demo, recordings, runs
+without MQTT) are kept for ``sound-monitor alerts`` and never sent later.
+Retention: at most ``max_entries`` rows, and rows not owed (delivered or never to be
+sent) no older than ``max_age_days``; owed rows are dropped only when the row limit forces it
 (with a warning). Safe to share between threads (one connection behind a lock).
 """
 
@@ -27,11 +30,12 @@ from pathlib import Path
 
 from monitor.alerts import Alert
 from monitor.errors import UserError
+from monitor.private import touch_private
 
 log = logging.getLogger(__name__)
 
 JOURNAL_FILENAME = "alerts.sqlite3"
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,  -- raise order; never reused
@@ -41,11 +45,14 @@ CREATE TABLE IF NOT EXISTS alerts (
     payload      TEXT NOT NULL,                      -- Alert.to_json()
     raised_at    REAL NOT NULL,
     delivered_at REAL,
-    cleared_at   REAL
+    cleared_at   REAL,
+    deliver      INTEGER NOT NULL DEFAULT 1          -- 1: owed to the broker; 0: never sent later
 );
 CREATE INDEX IF NOT EXISTS alerts_undelivered ON alerts(seq) WHERE delivered_at IS NULL;
 CREATE INDEX IF NOT EXISTS alerts_wall_time ON alerts(wall_time);
 """
+
+_OWED = "delivered_at IS NULL AND deliver = 1"  # what the broker has yet to acknowledge
 
 
 def default_state_dir(environ: Mapping[str, str], home: Path | None = None) -> Path:
@@ -65,6 +72,7 @@ class JournalEntry:
     raised_at: float
     delivered_at: float | None
     cleared_at: float | None
+    deliver: bool = True  # owed to the broker (False: kept here only)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -73,6 +81,7 @@ class JournalEntry:
             "raised_at": self.raised_at,
             "delivered_at": self.delivered_at,
             "cleared_at": self.cleared_at,
+            "deliver": self.deliver,
         }
 
 
@@ -96,6 +105,7 @@ class Journal:
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            touch_private(path)  # SQLite gives its -wal and -shm files the database file's mode
             # autocommit: each statement is its own transaction, durable when it returns
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -105,6 +115,8 @@ class Journal:
                 raise UserError(
                     f"alert journal {path} was written by a newer sound-monitor (schema {version}); upgrade"
                 )
+            if version == 1:  # journals before delivery was decided per alert: every row was owed
+                self._db.execute("ALTER TABLE alerts ADD COLUMN deliver INTEGER NOT NULL DEFAULT 1")
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
@@ -123,13 +135,13 @@ class Journal:
         with self._lock:
             self._db.close()
 
-    def append(self, alert: Alert) -> int:
-        """Commit ``alert`` (idempotent by id); returns its sequence number."""
+    def append(self, alert: Alert, deliver: bool = True) -> int:
+        """Commit ``alert`` (idempotent by id), owed to the broker if ``deliver``; returns its sequence number."""
         payload = json.dumps(alert.to_json(), separators=(",", ":"))
         with self._lock:
             self._db.execute(
-                "INSERT OR IGNORE INTO alerts (id, rule, wall_time, payload, raised_at) VALUES (?, ?, ?, ?, ?)",
-                (alert.id, alert.rule, alert.wall_time, payload, self._clock()),
+                "INSERT OR IGNORE INTO alerts (id, rule, wall_time, payload, raised_at, deliver) VALUES (?, ?, ?, ?, ?, ?)",
+                (alert.id, alert.rule, alert.wall_time, payload, self._clock(), int(deliver)),
             )
             seq = self._db.execute("SELECT seq FROM alerts WHERE id = ?", (alert.id,)).fetchone()[0]
             self._prune()
@@ -146,12 +158,12 @@ class Journal:
             self._db.execute("UPDATE alerts SET cleared_at = ? WHERE id = ?", (wall_time, alert_id))
 
     def pending(self, after_seq: int = 0, limit: int | None = None) -> list[JournalEntry]:
-        """Undelivered alerts with ``seq > after_seq``, oldest first."""
-        return self._select("delivered_at IS NULL AND seq > ?", (after_seq,), limit)
+        """Undelivered alerts owed to the broker with ``seq > after_seq``, oldest first."""
+        return self._select(f"{_OWED} AND seq > ?", (after_seq,), limit)
 
     def pending_count(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM alerts WHERE delivered_at IS NULL").fetchone()[0])
+            return int(self._db.execute(f"SELECT COUNT(*) FROM alerts WHERE {_OWED}").fetchone()[0])
 
     def entries(self, since: float | None = None, limit: int | None = None) -> list[JournalEntry]:
         """Journaled alerts whose onset (wall time) is at or after ``since``, oldest first.
@@ -167,29 +179,30 @@ class Journal:
         self, where: str, params: tuple[object, ...], limit: int | None, newest_first: bool = False
     ) -> list[JournalEntry]:
         order = "DESC" if newest_first else "ASC"
-        sql = f"SELECT seq, payload, raised_at, delivered_at, cleared_at FROM alerts WHERE {where} ORDER BY seq {order}"
+        sql = (f"SELECT seq, payload, raised_at, delivered_at, cleared_at, deliver FROM alerts WHERE {where} "
+               f"ORDER BY seq {order}")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         return [
-            JournalEntry(seq, Alert.from_json(json.loads(payload)), raised, delivered, cleared)
-            for seq, payload, raised, delivered, cleared in rows
+            JournalEntry(seq, Alert.from_json(json.loads(payload)), raised, delivered, cleared, bool(deliver))
+            for seq, payload, raised, delivered, cleared, deliver in rows
         ]
 
     def _prune(self) -> None:
         """Apply retention; called with the lock held, after each append."""
         self._db.execute(
-            "DELETE FROM alerts WHERE delivered_at IS NOT NULL AND raised_at < ?", (self._clock() - self._max_age,)
+            f"DELETE FROM alerts WHERE NOT ({_OWED}) AND raised_at < ?", (self._clock() - self._max_age,)
         )
         excess = self._db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] - self._max_entries
         if excess <= 0:
             return
-        undelivered = "SELECT COUNT(*) FROM alerts WHERE delivered_at IS NULL"
+        undelivered = f"SELECT COUNT(*) FROM alerts WHERE {_OWED}"
         before = self._db.execute(undelivered).fetchone()[0]
-        # Delivered rows go first; undelivered ones only when nothing else is left to drop.
+        # Delivered and never-owed rows go first; undelivered ones only when nothing else is left to drop.
         self._db.execute(
-            "DELETE FROM alerts WHERE seq IN (SELECT seq FROM alerts ORDER BY delivered_at IS NULL, seq LIMIT ?)",
+            f"DELETE FROM alerts WHERE seq IN (SELECT seq FROM alerts ORDER BY {_OWED}, seq LIMIT ?)",
             (excess,),
         )
         lost = before - self._db.execute(undelivered).fetchone()[0]

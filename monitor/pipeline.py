@@ -46,6 +46,8 @@ class PipelineStats:
     inferred: int
     inference_seconds: float
     sources: dict[str, SourceStats]
+    invalid_scores: int = 0  # windows whose model scores were NaN or inf (treated as not analysed)
+    model_ok: bool = True  # False while the latest inferred window's scores were not finite
 
 
 class Pipeline:
@@ -61,25 +63,28 @@ class Pipeline:
         if len(set(ids)) != len(ids):
             raise ValueError(f"source ids must be unique, got {ids}")
         self.sources = list(sources)
+        self._recording = {s.id: s.recording for s in sources}
         self.model = model
         self.gate_dbfs = gate_dbfs
         params = model.metadata.features
         self.streams = {
             s.id: SourceStream(s.id, s.sample_rate, params, hop_seconds, history_seconds) for s in sources
         }
+        self.ended: list[str] = []  # sources whose last prediction has been given, in the order they ended
         self._stop = threading.Event()
         self._windows = 0
         self._inferred = 0
         self._inference_seconds = 0.0
+        self._invalid = 0
+        self._model_ok = True
 
     def stop(self) -> None:
         """Ask :meth:`run` to finish (thread-safe); it stops the sources on the way out."""
         self._stop.set()
 
     def stats(self) -> PipelineStats:
-        return PipelineStats(
-            self._windows, self._inferred, self._inference_seconds, {s.id: s.stats() for s in self.sources}
-        )
+        return PipelineStats(self._windows, self._inferred, self._inference_seconds,
+                             {s.id: s.stats() for s in self.sources}, self._invalid, self._model_ok)
 
     def run(self) -> Iterator[Prediction]:
         """Predictions until every source has finished or :meth:`stop` is called."""
@@ -97,6 +102,7 @@ class Pipeline:
         active = list(self.sources)
         while active and not self._stop.is_set():
             ready: list[WindowData] = []
+            ended: list[str] = []
             more = False  # a source may have more audio waiting now, or has just ended
             for source in list(active):
                 stream = self.streams[source.id]
@@ -110,15 +116,31 @@ class Pipeline:
                 more = more or taken >= limit or source.finished
                 if taken == 0 and source.finished:
                     ready += stream.finish()
-                    active.remove(source)
+                    if stream.done:
+                        active.remove(source)
+                        ended.append(source.id)
             if ready:
                 yield from self._predict(ready)
-            elif not more and active:
+            self.ended += ended
+            if not ready and not more and active:
                 self._stop.wait(self._idle_seconds(active))
 
     def _idle_seconds(self, active: list[AudioSource]) -> float:
         due = min(self.streams[s.id].seconds_to_next_window() for s in active)
         return min(MAX_IDLE_SECONDS, max(POLL_SECONDS, due))
+
+    def _finite(self, window: WindowData, row: np.ndarray) -> bool:
+        """Whether a window's scores are usable. NaN or inf (a broken model or front end) would
+        silently match no rule: the window counts as not analysed, and the error is logged when it
+        starts (and again whenever it comes back after good windows)."""
+        ok = bool(np.isfinite(row).all())
+        if not ok:
+            self._invalid += 1
+            if self._model_ok:
+                log.error("%s: the model gave NaN or inf scores for the window at %.1f s; such windows are "
+                          "not analysed (check the model's metadata or retrain it)", window.source, window.span.start)
+        self._model_ok = ok
+        return ok
 
     def _predict(self, windows: list[WindowData]) -> Iterator[Prediction]:
         self._windows += len(windows)
@@ -130,7 +152,9 @@ class Pipeline:
             t0 = time.perf_counter()
             out = self.model.predict(matrices)
             self._inference_seconds += time.perf_counter() - t0
-            scores.update({id(w): row for w, row in zip(batch, out)})
+            for w, row in zip(batch, out):
+                if self._finite(w, row):
+                    scores[id(w)] = row
         self._inferred += len(loud)
         labels = self.model.labels
         for w in windows:
@@ -143,4 +167,5 @@ class Pipeline:
                 level_dbfs=w.level_dbfs,
                 scores={} if row is None else dict(zip(labels, map(float, row))),
                 skipped=row is None,
+                recording=self._recording[w.source],
             )

@@ -17,6 +17,7 @@ class Prediction:
     Unix time at which the window's first sample was heard. ``scores`` maps every
     model label to a score in [0, 1]; it is empty when inference was skipped
     because the window was below the level gate (``skipped`` is then True).
+    ``recording``: the source is a recorded file, whose times are positions in it.
     """
 
     source: str
@@ -26,6 +27,7 @@ class Prediction:
     level_dbfs: float
     scores: dict[str, float] = field(default_factory=dict)
     skipped: bool = False
+    recording: bool = False
 
     def top(self, n: int = 3) -> list[tuple[str, float]]:
         """The ``n`` highest-scoring labels, best first."""

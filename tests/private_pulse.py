@@ -1,14 +1,18 @@
-"""A private PulseAudio server with one virtual microphone that a test may unplug and plug back.
+"""A private PulseAudio server: its own runtime directory and socket, never the machine's.
 
-The shared PulseAudio (tests/audio_fixtures.py) moves a stream to another source when its
-source disappears, so an unplugged microphone never looks unplugged there, and other tests
-use it concurrently. This server has nothing but a null sink: unloading it leaves no source
-at all, as pulling a USB microphone does. Clients reach it through ``$PULSE_SERVER``.
+Started with no default configuration (``-n``): only the native protocol on its own socket,
+so it has no ``module-suspend-on-idle`` and no other source. With the ``private_pulse``
+fixture it has one virtual microphone (a null sink) that a test may unplug and plug back:
+unloading it leaves no source at all, as pulling a USB microphone does. Clients reach it
+through ``$PULSE_SERVER``. It dies with the test process (a parent-death signal), so even a
+killed test run leaves no PulseAudio behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import shutil
 import subprocess
 import time
@@ -32,7 +36,7 @@ class PrivatePulse:
         self.process = subprocess.Popen(
             ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
              "-L", f"module-native-protocol-unix socket={self.socket} auth-anonymous=1"],
-            env=own, stdout=self._log, stderr=subprocess.STDOUT,
+            env=own, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
         )  # fmt: skip
         for _ in range(100):
             if self.pactl("info").returncode == 0:
@@ -62,6 +66,12 @@ class PrivatePulse:
             self.process.terminate()
             self.process.wait(10)
         self._log.close()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process ends, however it ends."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @pytest.fixture

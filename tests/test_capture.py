@@ -1,6 +1,10 @@
 """The real capture path: PulseAudio virtual microphone -> PortAudio -> ring buffer."""
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,3 +54,25 @@ def test_devices_are_listed_with_their_default_rates(virtual_mic):
 def test_an_unknown_device_name_is_a_clear_error(virtual_mic):
     with pytest.raises(AudioInputError, match="matches no input device.*inputs are"):
         resolve_device("no-such-microphone")
+
+
+def test_the_virtual_mic_lives_on_a_private_server_not_the_machines(virtual_mic, pulseaudio, tmp_path_factory):
+    assert os.environ["PULSE_SERVER"] == f"unix:{pulseaudio.socket}"
+    assert pulseaudio.socket.is_relative_to(tmp_path_factory.getbasetemp())
+    assert "Default Source: virt.monitor" in pulseaudio.pactl("info").stdout
+    assert "module-suspend-on-idle" not in pulseaudio.pactl("list", "short", "modules").stdout
+
+
+def test_a_killed_test_run_leaves_no_pulseaudio_behind(tmp_path):
+    script = ("import sys, time; from pathlib import Path; sys.path.insert(0, sys.argv[1])\n"
+              "from private_pulse import PrivatePulse\n"
+              "print(PrivatePulse(Path(sys.argv[2])).process.pid, flush=True); time.sleep(60)\n")  # fmt: skip
+    tests = str(Path(__file__).parent)
+    runner = subprocess.Popen([sys.executable, "-c", script, tests, str(tmp_path / "p")], stdout=subprocess.PIPE, text=True)
+    server = int(runner.stdout.readline())  # type: ignore[union-attr]
+    runner.kill()
+    runner.wait(10)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{server}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{server}").exists() or "Z" in Path(f"/proc/{server}/stat").read_text().split()[2]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
+import signal
+import stat
 from dataclasses import replace
 from pathlib import Path
 
@@ -150,3 +153,44 @@ def test_the_newest_clip_stays_even_if_it_alone_is_over_the_limit(tmp_path):
     big = make_clip(tmp_path, "big", 1.5, 1, now)
     recorder.prune()
     assert list(tmp_path.iterdir()) == [big]
+
+
+def test_a_clip_that_cannot_be_written_leaves_no_partial_file(ring, tmp_path):
+    recorder = ClipRecorder(ClipsConfig(enabled=True, pre_seconds=5, post_seconds=5), tmp_path, {"room": ring})
+    windows(recorder, until=20.0)
+    recorder.add(alert(onset=10.0, fired=15.0))
+    # A file-size limit fails the write part-way, as a full disk does (EFBIG instead of ENOSPC).
+    previous_signal = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    previous_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, previous_limit[1]))
+    try:
+        (done,) = recorder.poll()
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, previous_limit)
+        signal.signal(signal.SIGXFSZ, previous_signal)
+    assert done.clip_path is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pruning_removes_partial_clips_a_crash_left_but_not_one_being_written(tmp_path):
+    recorder = ClipRecorder(ClipsConfig(enabled=True), tmp_path, {}, clock=lambda: T0)
+    stale, fresh = tmp_path / "a.flac.part", tmp_path / "b.flac.part"
+    for path, age in ((stale, 7200), (fresh, 10)):
+        path.write_bytes(b"fLaC")
+        os.utime(path, (T0 - age, T0 - age))
+    assert recorder.prune() == [stale]
+    assert list(tmp_path.iterdir()) == [fresh]
+
+
+def test_clips_and_their_folder_are_private_whatever_the_umask(ring, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        recorder = ClipRecorder(ClipsConfig(enabled=True, pre_seconds=5, post_seconds=5), tmp_path / "clips",
+                                {"room": ring})  # fmt: skip
+        windows(recorder, until=20.0)
+        recorder.add(alert(onset=10.0, fired=15.0))
+        (done,) = recorder.poll()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "clips").stat().st_mode) == 0o700
+    assert stat.S_IMODE(Path(done.clip_path).stat().st_mode) == 0o600

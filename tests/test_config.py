@@ -8,6 +8,7 @@ import pytest
 
 from conftest import run_cli
 from monitor.config import ConfigError, load_config, parse_config
+from monitor.shipped import model_path, rules_path
 
 ENV = {"HOME": "/home/tester"}
 
@@ -27,7 +28,8 @@ def test_a_minimal_config_gets_documented_defaults():
     (source,) = config.sources
     assert (source.id, source.kind, source.target, source.spec) == ("room", "mic", None, "mic")
     assert config.hop == 1.0 and config.mode is None and config.mqtt is None
-    assert config.rules == Path("/etc/sound-monitor/rules.yaml")  # beside the config file
+    assert config.rules == rules_path()  # no rules.yaml beside the config file: the shipped rules
+    assert config.model.path == model_path()
     assert config.state_dir == Path("/home/tester/.local/state/sound-monitor")
     assert not config.clips.enabled and config.logging.level == "info"
 
@@ -105,6 +107,14 @@ BROKEN = [
     ("sources: [{id: a, file: f.wav, realtime: sometimes}]\n", "sources[0].realtime:", "expected true or false"),
     ("sources: [{id: a, mic: x}]\nhop: 10\n", ":2: hop:", "outside 0.25..5"),
     ("sources: [{id: a, mic: x}]\nhop: fast\n", ":2: hop:", "expected a number"),
+    ("sources: [{id: a, mic: x}]\nhop: .nan\n", ":2: hop:", ".nan is not a finite number (give a number in 0.25..5)"),
+    ("sources: [{id: a, mic: x}]\nhop: -.inf\n", ":2: hop:", "-.inf is not a finite number"),
+    ("sources: [{id: a, mic: x}]\nhop: 1.0e+999\n", ":2: hop:", "1.0e+999 is not a finite number"),
+    ("sources: [{id: a, mic: x}]\nclips: {speech_threshold: .NaN}\n", ":2: clips.speech_threshold:", "not a finite"),
+    ("sources: [{id: a, mic: x}]\nmodel: {threads: 010}\n", ":2: model.threads:", "write it in plain decimal digits"),
+    ("sources: [{id: a, mic: x}]\nhop: 1:30\n", ":2: hop:", "expected a number, got '1:30'"),
+    ("sources: [{id: a, mic: x}]\nmqtt: {host: h, port: 1:30}\n", ":2: mqtt.port:", "expected a whole number"),
+    ("sources: [{id: a, mic: x}]\nmqtt: {host: h, port: " + "9" * 5000 + "}\n", ":2: mqtt.port:", "expected a whole"),
     ("sources: [{id: a, mic: x}]\nmode: holiday\n", ":2: mode:", "not one of home, away, night"),
     ("sources: [{id: a, mic: x}]\nmodel: {threads: 0}\n", ":2: model.threads:", "outside 1..64"),
     ("sources: [{id: a, mic: x}]\nsoruces: []\n", ":2: soruces:", "did you mean 'sources'?"),
@@ -135,12 +145,18 @@ def test_every_problem_is_reported_at_once():
     assert [line.split(":")[1] for line in lines] == ["3", "4", "5", "6"]
 
 
+def test_rules_beside_the_config_file_take_precedence_over_the_shipped_ones(tmp_path):
+    (tmp_path / "rules.yaml").write_text("rules: []\n")
+    config = parse("sources: [{id: a, mic: default}]\n", path=tmp_path / "config.yaml")
+    assert config.rules == tmp_path / "rules.yaml"
+
+
 def test_config_check_exit_codes_and_messages(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text("sources: [{id: a, mic: default}]\n")
     result = run_cli("config", "--check", str(good))
     assert result.returncode == 0 and "OK" in result.stdout
-    assert f"rules file {tmp_path / 'rules.yaml'} does not exist yet" in result.stdout
+    assert f"{rules_path()}: " in result.stdout and "rules OK for" in result.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("sources: [{id: a}]\nhop: 9\n")
     result = run_cli("config", "--check", str(bad))
@@ -158,7 +174,34 @@ def test_the_example_config_passes_its_own_check(tmp_path):
     checked = run_cli("config", "--check", str(path))
     assert checked.returncode == 0, checked.stderr
     config = load_config(path, ENV)
-    assert config.sources and config.rules == tmp_path / "rules.yaml"
+    assert config.sources and config.rules == rules_path() and config.model.path == model_path()
+
+
+@pytest.mark.parametrize(
+    "setting, problem",
+    [
+        ("model: {path: missing.onnx}", "model.path: model file not found"),
+        ("model: {path: folder}", "the model path is a directory"),
+        ("model: {path: /dev/zero}", "the model path is a character device"),
+        ("rules: folder", "the rules file is a directory"),
+        ("rules: missing.yaml", "rules file not found"),
+    ],
+)
+def test_config_check_fails_on_whatever_stops_the_daemon(tmp_path, setting, problem):
+    (tmp_path / "folder").mkdir()
+    path = tmp_path / "config.yaml"
+    path.write_text(f"sources: [{{id: a, mic: default}}]\n{setting}\n")
+    checked = run_cli("config", "--check", str(path))
+    assert checked.returncode == 2 and problem in checked.stderr and "Traceback" not in checked.stderr
+    ran = run_cli("run", "--config", str(path), timeout=60)
+    assert ran.returncode == 2 and problem.removeprefix("model.path: ") in ran.stderr
+
+
+def test_config_check_fails_on_a_file_source_the_daemon_cannot_open(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("sources: [{id: rec, file: nosuch.wav}]\n")
+    checked = run_cli("config", "--check", str(path))
+    assert checked.returncode == 2 and f"{path}:1: sources rec: {tmp_path / 'nosuch.wav'}: no such file" in checked.stderr
 
 
 def test_config_check_also_checks_the_rules_against_the_model(tmp_path, tiny_model):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import struct
 import threading
 import time
@@ -19,6 +20,7 @@ from daemon_support import RATE, RULES, DaemonProcess, scene, write_config
 from monitor.journal import Journal, journal_path
 from notify_socket import NotifySocket
 from signals import noise
+from tiny_model import nan_model
 
 
 @pytest.fixture
@@ -217,3 +219,31 @@ def test_several_sources_share_one_pipeline_and_each_follows_its_own_rules(tmp_p
     health = json.loads((tmp_path / "state" / "health.json").read_text())
     assert set(health["sources"]) == {"a", "b"} and health["stopped"] is True
     assert health["windows"] == health["inferred"] > 2 * 20  # every window of both files went through the model
+
+
+def test_a_model_giving_nan_scores_is_an_error_in_the_log_and_in_health(tmp_path, tiny_model):
+    scene(tmp_path / "a.wav", seconds=12, sound=(5.0, 8.0))
+    config = write_config(tmp_path, nan_model(tiny_model, tmp_path / "nan.onnx"), "{id: a, file: a.wav}")
+    result = run_cli("run", "--config", str(config), timeout=60)
+    assert result.returncode == 0, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "level=error" in line]
+    assert len(errors) == 1 and "the model gave NaN or inf scores" in errors[0], result.stderr
+    health = json.loads((tmp_path / "state" / "health.json").read_text())
+    assert health["model_ok"] is False and health["ok"] is False
+    assert health["invalid_scores"] == health["inferred"] > 0
+
+
+def test_state_files_are_private_whatever_the_umask_and_an_open_state_directory_is_warned_about(tmp_path, tiny_model):
+    scene(tmp_path / "a.wav", seconds=12, sound=(5.0, 8.0))
+    config = write_config(tmp_path, tiny_model, "{id: a, file: a.wav}")
+    (tmp_path / "state").mkdir(mode=0o755)
+    previous = os.umask(0o022)  # the usual login umask, inherited by the daemon
+    try:
+        result = run_cli("run", "--config", str(config), timeout=60)
+    finally:
+        os.umask(previous)
+    assert result.returncode == 0, result.stderr
+    (warning,) = [line for line in result.stderr.splitlines() if "event=state_dir_not_private" in line]
+    assert "open to its group and others (mode 0755)" in warning and "chmod 700" in warning
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "state").iterdir() if p.is_file()}
+    assert {"alerts.sqlite3", "health.json"} <= set(modes) and set(modes.values()) == {0o600}, modes

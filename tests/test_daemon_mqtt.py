@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
-from daemon_support import DaemonProcess, scene, write_config
+from daemon_support import RULES, DaemonProcess, scene, write_config
 from mqtt_fixtures import Subscriber, broker  # noqa: F401 (fixture)
 
 
@@ -50,3 +51,31 @@ def test_alerts_health_and_availability_reach_the_broker(tmp_path, tiny_model, b
     finally:
         daemon.close()
         subscriber.close()
+
+
+def test_a_reload_whose_rules_would_share_an_mqtt_topic_keeps_the_running_rules(tmp_path, tiny_model, broker):  # noqa: F811
+    scene(tmp_path / "a.wav", seconds=40, sound=(30.0, 33.0))
+    scene(tmp_path / "b.wav", seconds=40, sound=(30.0, 33.0))
+    (tmp_path / "b-rules.yaml").write_text(RULES.replace("low_sound", "b_low"))
+    config = write_config(
+        tmp_path, tiny_model, "{id: a, file: a.wav, realtime: true}\n  - {id: b, file: b.wav, realtime: true, "
+        f"rules: b-rules.yaml}}", f"mqtt: {{host: {broker.host}, port: {broker.port}, node_id: testnode}}\n")
+    daemon = DaemonProcess(config)
+    try:
+        daemon.wait_for_event("ready")
+        (tmp_path / "b-rules.yaml").write_text(RULES.replace("low_sound", "low sound"))  # the topic of file a's rule
+        failed = daemon.wait_for_event("rules_reload_failed", timeout=10)
+        assert "b-rules.yaml:4: rule 'low sound' and rule 'low_sound' of " in failed
+        assert "map to the same MQTT topic .../alert/low_sound" in failed
+        (tmp_path / "rules.yaml").write_text(RULES + "  - {name: a b, sound: mid}\n  - {name: a/b, sound: mid}\n")
+        deadline = time.monotonic() + 10
+        while len(daemon.events("rules_reload_failed")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "rules.yaml:11: rules 'a b' (line 10) and 'a/b' map to the same MQTT topic" in \
+            daemon.events("rules_reload_failed")[-1], daemon.log()
+        (tmp_path / "b-rules.yaml").write_text(RULES.replace("low_sound", "b_low2"))
+        assert "reloaded 1 rules" in daemon.wait_for_event("rules_reloaded", timeout=10)
+        code, _ = daemon.terminate()
+        assert code == 0 and "housekeeping_error" not in daemon.log(), daemon.log()
+    finally:
+        daemon.close()

@@ -58,3 +58,10 @@ def test_a_killed_ffmpeg_is_restarted_and_audio_keeps_flowing(tmp_path):
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(AudioInputError, match="no such file"):
         FfmpegSource(str(tmp_path / "nothing.wav"), RATE)
+
+
+@pytest.mark.parametrize("rate", [100, 1_000_000])
+def test_a_decoding_rate_outside_8k_to_384k_is_a_clear_error(tmp_path, rate):
+    clip = write(tmp_path / "t.wav", tone(440, 1.0, RATE), RATE)
+    with pytest.raises(AudioInputError, match=f"t.wav: the decoded rate: sample rate {rate} Hz is outside the supported"):
+        FfmpegSource(str(clip), rate)

@@ -1,15 +1,11 @@
 """The pretrained MobileNet's front end, streamed, equals a plain whole-window reference.
 
-The reference is written here from the description in ../shared/pretrained/README.md with
-torch.stft (a different STFT, padding and windowing code path from the runtime's numpy one):
-pre-emphasis 0.97, n_fft 1024, 800-sample symmetric Hann centred in the FFT, hop 320,
-centred frames with reflect padding, power, 128 Kaldi mel filters 0-15 kHz on the 512 bins
-below Nyquist, log(mel + 1e-5), then (x + 4.5) / 5.
+The reference (tests/efficientat_reference.py) is written from the description in
+../shared/pretrained/README.md with torch.stft, a different STFT, padding and windowing code
+path from the runtime's numpy one.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
@@ -17,40 +13,13 @@ import pytest
 from monitor.features.logmel import StreamingLogMel, logmel
 from monitor.features.params import KALDI_LOG_32K
 
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")  # the reference is torch code
+
+from efficientat_reference import efficientat_logmel as reference  # noqa: E402
 
 P = KALDI_LOG_32K
 TOLERANCE = 1e-3  # max abs difference of model-input values (their range is about -3..+3)
 EDGE_FRAMES = 3  # frames within n_fft/2 of a window edge see other neighbours in a stream
-
-
-def kaldi_mel_reference(n_mels: int = 128, n_fft: int = 1024, rate: int = 32000, fmax: float = 15000.0) -> np.ndarray:
-    """Triangle by triangle, in the mel domain, as the README states it."""
-    def mel(f: float) -> float:
-        return 1127.0 * math.log(1.0 + f / 700.0)
-
-    step = (mel(fmax) - mel(0.0)) / (n_mels + 1)
-    bank = np.zeros((n_mels, n_fft // 2 + 1))
-    for m in range(n_mels):
-        left, centre, right = m * step, (m + 1) * step, (m + 2) * step
-        for k in range(n_fft // 2):  # the Nyquist bin keeps weight 0
-            x = mel(k * rate / n_fft)
-            if left < x < right:
-                bank[m, k] = (x - left) / (centre - left) if x <= centre else (right - x) / (right - centre)
-    return bank
-
-
-BANK = kaldi_mel_reference()
-
-
-def reference(clip: np.ndarray) -> np.ndarray:
-    x = torch.from_numpy(clip.astype(np.float64))
-    x = torch.cat([x[:1], x[1:] - 0.97 * x[:-1]])
-    spec = torch.stft(x, n_fft=1024, hop_length=320, win_length=800, window=torch.hann_window(800, periodic=False, dtype=torch.float64),
-                      center=True, pad_mode="reflect", return_complex=True)
-    power = spec.abs() ** 2
-    mel = torch.from_numpy(BANK) @ power
-    return ((torch.log(mel + 1e-5) + 4.5) / 5).numpy()
 
 
 def scene(seconds: float, rate: int = 32000) -> np.ndarray:

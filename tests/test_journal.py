@@ -182,7 +182,8 @@ def test_alerts_command_lists_the_journal_oldest_first(state):
     result = run_cli("--state-dir", str(state))
     assert result.returncode == 0, result.stderr
     header, *lines = result.stdout.splitlines()
-    assert header.split()[:3] == ["onset", "severity", "rule"]
+    assert header.split() == ["time", "source", "severity", "rule", "label", "score", "mode", "mqtt", "cleared",
+                              "message"]  # as the README lists them
     assert len(lines) == 2
     assert "door" in lines[0] and "PENDING" in lines[0]
     assert "glass" in lines[1] and "delivered" in lines[1]
@@ -203,6 +204,12 @@ def test_alerts_command_finds_the_xdg_state_dir(state):
     result = run_cli("--limit", "1", env={"XDG_STATE_HOME": str(xdg)})
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 2 and "glass" in result.stdout.splitlines()[1]
+
+
+def test_a_limit_beyond_any_journal_lists_every_alert(state):
+    result = run_cli("--state-dir", str(state), "--limit", "99999999999999999999", "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import pytest
 from monitor.alerts import Severity
 from monitor.journal import Journal
 from monitor.mqtt import MqttSink, Topics
+from monitor.mqtt.delivery import alert_payload
 from monitor.mqtt.discovery import RuleInfo, discovery_configs
 from tests.mqtt_fixtures import Subscriber, broker, fast_settings, retained, wait_until  # noqa: F401
 from tests.test_mqtt import make_alert
@@ -111,8 +112,10 @@ def test_templates_render_as_home_assistant_would():
         return env.from_string(configs[topic][key]).render(value_json=value_json)
 
     alert = make_alert(rule="glass_break", severity=Severity.CRITICAL)
-    event = json.loads(render("homeassistant/event/testnode/alert/config", "value_template", alert.to_json()))
+    sent = json.loads(alert_payload(alert, raised_at=0.0, connected_at=1.0, now=alert.wall_time + 7200, stale_after=3600))
+    event = json.loads(render("homeassistant/event/testnode/alert/config", "value_template", sent))
     assert event["event_type"] == "glass_break" and event["id"] == alert.id and event["score"] == alert.score
+    assert event["replayed"] is True and event["stale"] is True  # an automation can skip late alerts
     state = {"level_dbfs": -31.5, "top": [{"label": "glass", "score": 0.9}], "source": "mic"}
     assert render("homeassistant/sensor/testnode/level/config", "value_template", state) == "-31.5"
     assert render("homeassistant/sensor/testnode/top_label/config", "value_template", state) == "glass"

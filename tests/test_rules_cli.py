@@ -58,10 +58,27 @@ def test_invalid_rules_list_every_problem_and_exit_1(model: Path, tmp_path: Path
     assert "Traceback" not in result.stderr
 
 
-def test_a_missing_rules_file_exits_1(model: Path, tmp_path: Path):
+def test_a_missing_rules_file_is_an_other_error_exit_2_with_a_hint_for_this_command(model: Path, tmp_path: Path):
     result = check_rules(str(tmp_path / "none.yaml"), "--model", str(model))
+    assert result.returncode == 2
+    assert result.stderr == (f"sound-monitor: error: rules file not found: {tmp_path / 'none.yaml'} "
+                             "(check-rules FILE, or ./rules.yaml by default)\n")  # fmt: skip
+    assert "--rules" not in result.stderr
+
+
+def test_a_bad_value_in_defaults_is_reported_once_not_once_per_rule(model: Path, tmp_path: Path):
+    rules = tmp_path / "r.yaml"
+    rules.write_text("defaults:\n  cooldown: soon\nrules:\n" + "".join(f"  - {{name: r{n}, sound: speech}}\n" for n in range(5)))
+    result = check_rules(str(rules), "--model", str(model))
     assert result.returncode == 1
-    assert "none.yaml: rules file not found" in result.stderr
+    assert [line for line in result.stderr.splitlines() if "soon" in line] == [
+        f"{rules}:2: 'cooldown' 'soon' is invalid: not a duration (e.g. 30s, 2m or 1m30s)"]
+
+
+def test_an_empty_rules_file_has_the_documented_level_gate(model: Path, tmp_path: Path):
+    (tmp_path / "r.yaml").write_text("rules: []\n")
+    result = check_rules(str(tmp_path / "r.yaml"), "--model", str(model))
+    assert result.returncode == 0 and "0 rules; level gate -70 dBFS" in result.stdout
 
 
 def test_a_missing_model_is_a_user_error_exit_2(tmp_path: Path):

@@ -207,6 +207,13 @@ def test_the_alert_carries_peak_score_labels_onset_and_a_formatted_message():
     assert Alert.from_json(alert.to_json()) == alert
 
 
+def test_a_rendered_message_is_cut_to_two_thousand_characters():
+    template = "{labels:>100}" * 38  # 494 characters of template, 3800 rendered
+    eng = engine(one_rule(f'message: "{template}"'))
+    (_, alert), = alerts(run(eng, [GLASS]))
+    assert len(alert.message) == 2000 and alert.message.endswith("…")
+
+
 def test_status_shows_pending_active_cooling_down_and_idle():
     eng = engine(one_rule("persistence: 2 of 3\n        cooldown: 30s\n        clear_after: 2s"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import resource
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,46 @@ rules:
 ])
 def test_mistakes_are_explained(text: str, expected: str):
     assert re.search(expected, "\n".join(problems(text)))
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("{rule:>999999999}", "message template format '>999999999' is too wide: widths up to 100"),
+    ("{score:.999999999f}", "message template format '.999999999f' is too wide"),
+    ("{rule:>9999999999}", "message template format '>9999999999' is too wide"),
+    ("{score:{rule}}", "message template is not valid: unknown format '{rule}'"),
+    ("x" * 501, "message template is 501 characters long, more than 500"),
+])
+def test_a_template_that_would_cost_memory_is_refused_before_it_is_rendered(template: str, expected: str):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    (line,) = problems(f"rules:\n  - name: a\n    sound: speech\n    message: '{template}'")
+    assert line.startswith("my.yaml:4: " + expected)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # kB: nothing big was built
+
+
+def test_formats_within_the_bounds_are_accepted():
+    template = "{rule:^20} {score:>50.3f} {onset:+08.2f} {labels!r:.5} {severity:*<10}"
+    (rule,) = parse_rules(f"rules:\n  - {{name: a, sound: speech, message: '{template}'}}", "t.yaml", LABELS).rules
+    assert rule.timing.message == template
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("a" * 101, "my.yaml:2: rule name is 101 characters long, more than 100 (use a short name)"),
+    ("\\e[31mred", "my.yaml:2: rule name contains the control character '\\x1b'"),
+    ("nul\\0", "my.yaml:2: rule name contains the control character '\\x00'"),
+])
+def test_rule_names_are_short_printable_words(name: str, expected: str):
+    (line,) = problems(f'rules:\n  - name: "{name}"\n    sound: speech')
+    assert line.startswith(expected)
+
+
+def test_names_that_share_an_mqtt_topic_are_refused():
+    lines = problems("rules:\n  - {name: a b, sound: speech}\n  - {name: a/b, sound: speech}\n  - {name: a_b!, sound: speech}")
+    assert lines == [
+        "my.yaml:3: rules 'a b' (line 2) and 'a/b' map to the same MQTT topic .../alert/a_b "
+        "(rename one: topics keep only letters, digits, '_' and '-')",
+        "my.yaml:4: rules 'a b' (line 2) and 'a_b!' map to the same MQTT topic .../alert/a_b "
+        "(rename one: topics keep only letters, digits, '_' and '-')",
+    ]
 
 
 def test_compound_rules_may_not_form_a_cycle():

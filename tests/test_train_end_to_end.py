@@ -70,7 +70,7 @@ def test_fine_tuning_from_the_pretrained_checkpoint_keeps_its_knowledge(tmp_path
 
 @pytest.mark.parametrize("content, problem", [
     (None, "no such file"),
-    (b"not a checkpoint at all", "not a PyTorch state dict"),
+    (b"not a checkpoint at all", "not a PyTorch file"),
 ])
 def test_a_bad_checkpoint_is_a_one_line_error(tmp_path, content, problem):
     ckpt = tmp_path / "bad.pt"

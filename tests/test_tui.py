@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -12,6 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from monitor.alerts import Severity
 from monitor.audio.open import open_source
+from monitor.journal import Journal
 from monitor.model.runner import ModelRunner
 from monitor.rules import Engine, load_rules
 from monitor.tui.app import MonitorApp
@@ -23,11 +25,12 @@ from mqtt_fixtures import Broker, Subscriber, broker, fast_settings  # noqa: F40
 from tui_support import T0, ReplayFeed, alert, replay_messages, rules_file, scene, until
 
 
-def local_feed(tmp_path: Path, tiny_model: Path, hop: float = 1.0, **scene_args: float) -> LocalFeed:
+def local_feed(tmp_path: Path, tiny_model: Path, hop: float = 1.0, journal: Journal | None = None,
+               **scene_args: float) -> LocalFeed:
     model = ModelRunner(tiny_model)
     engine = Engine(load_rules(rules_file(tmp_path / "rules.yaml"), model.labels, model.metadata.thresholds))
     source = open_source(str(scene(tmp_path / "scene.wav", **scene_args)), model.metadata.features.sample_rate)
-    return LocalFeed(source, model, engine, hop)
+    return LocalFeed(source, model, engine, hop, journal=journal)
 
 
 def test_in_process_a_high_tone_tops_the_bars_and_raises_an_alert(tmp_path: Path, tiny_model: Path) -> None:
@@ -42,12 +45,26 @@ def test_in_process_a_high_tone_tops_the_bars_and_raises_an_alert(tmp_path: Path
             assert "high" in str(bars.render())
             table = app.query_one(AlertTable)
             assert table.row_count == 1
-            assert [str(c) for c in table.get_row_at(0)[1:3]] == ["high_tone", "high"]
+            assert [str(c) for c in table.get_row_at(0)[2:4]] == ["high_tone", "high"]
             assert status.ended == ("scene.wav: end of input", False)
             assert app.query_one(LevelMeter).level is not None
             assert "high_tone" in str(app.query_one(RulesPanel).render())
 
     asyncio.run(scenario())
+
+
+def test_the_standalone_dashboard_journals_its_alerts_as_run_does(tmp_path: Path, tiny_model: Path) -> None:
+    path = tmp_path / "state" / "alerts.sqlite3"
+
+    async def scenario() -> None:
+        app = MonitorApp(local_feed(tmp_path, tiny_model, journal=Journal(path), after=0.0))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.query_one(StatusBar).ended is not None)
+
+    asyncio.run(scenario())
+    with Journal(path) as journal:
+        (entry,) = journal.entries()
+    assert entry.alert.rule == "high_tone" and entry.deliver is False and entry.cleared_at is not None
 
 
 def test_mode_keys_change_the_engines_mode(tmp_path: Path, tiny_model: Path) -> None:
@@ -124,9 +141,57 @@ def test_duplicate_alerts_show_once_and_newest_is_on_top() -> None:
             table = app.query_one(AlertTable)
             await pilot.pause(0.2)
             assert table.row_count == 2
-            assert str(table.get_row_at(0)[1]) == "r2"
+            assert str(table.get_row_at(0)[2]) == "r2"
 
     asyncio.run(scenario())
+
+
+def test_alerts_are_listed_by_when_they_were_raised_newest_first_whatever_order_they_arrive_in() -> None:
+    # "late" fired at T0 + 40 but arrives first (held for its clip's post-roll, or replayed after an outage).
+    late = alert("late", "r1", "x", 0.5, Severity.INFO, T0 + 30)
+    early = alert("early", "r2", "y", 0.6, Severity.WARNING, T0)
+    newest = alert("newest", "r3", "z", 0.7, Severity.CRITICAL, T0 + 60)
+
+    async def scenario() -> None:
+        app = MonitorApp(ReplayFeed([late, early, newest]))
+        async with app.run_test(size=(80, 24)) as pilot:
+            table = app.query_one(AlertTable)
+            await until(pilot, lambda: table.row_count == 3)
+            rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(3)]
+            assert [row[2] for row in rows] == ["r3", "r1", "r2"]
+            assert [row[1] for row in rows] == ["critical", "info", "warning"]  # visible even at 80 columns
+            raised = datetime.fromtimestamp(T0 + 30 + 2.0).strftime("%H:%M:%S")  # onset + (fired - onset)
+            assert rows[1][0] == raised
+
+    asyncio.run(scenario())
+
+
+def test_attached_after_the_daemon_goes_offline_no_source_plays_and_no_rule_is_active(broker: Broker) -> None:  # noqa: F811
+    from monitor.tui.mqtt_feed import MqttFeed
+
+    settings = fast_settings(broker, topic_prefix="sound-monitor/box")
+    prefix = "sound-monitor/box"
+    daemon = publisher(broker)
+    for topic, payload in ((f"{prefix}/availability", "online"), (f"{prefix}/rule/glass_break/state", "ON")):
+        daemon.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
+
+    async def scenario() -> None:
+        app = MonitorApp(MqttFeed(settings))
+        async with app.run_test(size=(100, 30)) as pilot:
+            status, rules = app.query_one(StatusBar), app.query_one(RulesPanel)
+            daemon.publish(f"{prefix}/health", json.dumps({"sources": {"mic": {"ok": True, "status": "playing"}}}))
+            await until(pilot, lambda: rules.states.get("glass_break") and rules.states["glass_break"].state == "active")
+            await until(pilot, lambda: status.health.sources and status.health.sources[0].ok, timeout=10)
+            daemon.publish(f"{prefix}/availability", "offline", qos=1, retain=True)  # its last will
+            await until(pilot, lambda: rules.states["glass_break"].state == "offline", timeout=10)
+            await until(pilot, lambda: not status.health.sources[0].ok, timeout=10)
+            assert status.health.sources[0].status == "daemon offline"
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        daemon.disconnect()
+        daemon.loop_stop()
 
 
 def test_pause_freezes_the_live_display_but_not_the_alerts() -> None:

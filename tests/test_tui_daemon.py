@@ -44,7 +44,7 @@ def test_dashboard_attached_to_the_daemon_sees_its_alert_and_sets_its_mode(
             table = app.query_one(AlertTable)
             bars = app.query_one(LabelBars)
             await until(pilot, lambda: table.row_count == 1, timeout=30)
-            assert [str(c) for c in table.get_row_at(0)[1:3]] == ["high_tone", "high"]
+            assert [str(c) for c in table.get_row_at(0)[2:4]] == ["high_tone", "high"]
             await until(pilot, lambda: bars.scores and bars.top()[0][0] == "high", timeout=10)
             assert status.mode == "home"
             assert "hall playing" in str(status.render()) and "daemon online" in str(status.render())

@@ -18,23 +18,39 @@ def windows_of(seconds: float, hop: float, rate: int = RATE):
     out = []
     while (block := source.read()) is not None:
         out += stream.push(block)
-    return out + stream.finish()
+    while not stream.done:
+        out += stream.finish()
+    return out
 
 
 @pytest.mark.parametrize(
     "seconds, hop, count",
     [
-        (12.0, 1.0, 8),  # starts 0..7 s; the window at 7 s ends at 12 s
-        (12.5, 1.0, 9),  # one more, zero-padded, so the last 0.5 s is heard
-        (10.0, 0.25, 21),  # starts 0, 0.25 .. 5.0
+        (12.0, 1.0, 12),  # starts 0..11 s: windows go on past the end, as live audio would
+        (12.5, 1.0, 13),
+        (10.0, 0.25, 40),  # starts 0, 0.25 .. 9.75
         (10.0, 5.0, 2),
-        (1.0, 1.0, 1),  # shorter than a window: one padded window
+        (2.9, 1.0, 3),  # shorter than a window: starts 0, 1, 2, each holding the whole clip
     ],
 )
-def test_window_count_covers_the_whole_recording(seconds, hop, count):
+def test_windows_go_on_until_the_last_sample_has_started_a_window(seconds, hop, count):
     windows = windows_of(seconds, hop)
     assert len(windows) == count
-    assert windows[-1].span.end >= seconds - 512 / RATE  # starts snap to the 512-sample frame grid
+    assert windows[-1].span.start < seconds <= windows[-1].span.start + hop + 512 / RATE  # frame-grid slack
+
+
+@pytest.mark.parametrize("hop", [0.5, 1.0, 2.5])
+def test_the_last_seconds_of_a_recording_are_in_as_many_windows_as_live_audio_gives_them(hop):
+    windows = windows_of(12.3, hop)
+    per_sample = round(5.0 / hop)  # a live stream puts every sample in window / hop windows
+    for second in (6.3, 11.3, 12.29):  # away from window edges, which snap to the frame grid
+        holding = [w for w in windows if w.span.start <= second < w.span.end]
+        assert len(holding) == per_sample, (second, [w.span.start for w in holding])
+
+
+def test_the_padding_after_the_end_does_not_lower_a_windows_level():
+    levels = [w.level_dbfs for w in windows_of(8.0, 1.0)]
+    assert levels == pytest.approx([levels[0]] * len(levels), abs=0.01)  # a constant signal, to the end
 
 
 def test_windows_start_a_hop_apart_on_the_frame_grid():

@@ -77,3 +77,12 @@ def make_tiny_model(
         entry.key, entry.value = key, value
     onnx.save(model, str(path))
     return path
+
+
+def nan_model(tiny_model: Path, path: Path) -> Path:
+    """The tiny model with NaN weights: what a broken export or front end looks like at run time."""
+    model = onnx.load(str(tiny_model))
+    (weights,) = [w for w in model.graph.initializer if w.name == "w"]
+    weights.CopyFrom(numpy_helper.from_array(np.full(numpy_helper.to_array(weights).shape, np.nan, np.float32), "w"))
+    onnx.save(model, str(path))
+    return path

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.audio.source import AudioBlock, AudioSource, SourceStats, sanitize
+from monitor.audio.source import AudioBlock, AudioSource, SourceStats, check_sample_rate, sanitize
 from monitor.errors import AudioInputError
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,13 @@ class FfmpegSource(AudioSource):
         stall_seconds: float = 10.0,
         source_id: str | None = None,
         ffmpeg: str = "ffmpeg",
+        attempts: int | None = None,
     ) -> None:
+        """``attempts``: None (the daemon) restarts a failing stream for ever; a number (offline
+        commands) gives up after that many failed tries in a row, and a clean end of the input
+        ends the source, as a file's would."""
         super().__init__(source_id or url, sample_rate, 1)
+        check_sample_rate(sample_rate, f"{url}: the decoded rate")
         self._ffmpeg = shutil.which(ffmpeg)
         if self._ffmpeg is None:
             raise AudioInputError(f"'{ffmpeg}' not found: install ffmpeg to read streams such as {url}")
@@ -48,6 +53,7 @@ class FfmpegSource(AudioSource):
         if self.is_file and not Path(url).exists():
             raise AudioInputError(f"{url}: no such file")
         self.realtime = realtime
+        self.attempts = attempts
         self.stall_seconds = stall_seconds
         self._chunk_bytes = int(CHUNK_SECONDS * sample_rate) * 4
         # Live streams drop (and count) when processing falls behind; files wait instead.
@@ -62,6 +68,7 @@ class FfmpegSource(AudioSource):
         self._restarts = 0
         self._sanitized = 0
         self._error = ""
+        self._gave_up: str | None = None  # why an offline source stopped trying
         self._last_data = 0.0
 
     def _command(self) -> list[str]:
@@ -81,17 +88,21 @@ class FfmpegSource(AudioSource):
 
     def _run(self) -> None:
         """Reader thread: (re)start ffmpeg and move its output into the queue until stopped."""
-        backoff = 1.0
+        backoff, failures = 1.0, 0
         while not self._stop.is_set():
             started = time.monotonic()
             clean_end = self._read_process()
             if self._stop.is_set():
                 break
-            if clean_end and self.is_file:
-                self._queue.put(None)  # end of file
+            if clean_end and (self.is_file or self.attempts is not None):
+                self._queue.put(None)  # end of the input
                 return
             if time.monotonic() - started > 60:
-                backoff = 1.0  # it ran fine for a while: this is a fresh fault
+                backoff, failures = 1.0, 0  # it ran fine for a while: this is a fresh fault
+            failures += 1
+            if self.attempts is not None and failures >= self.attempts:
+                self._gave_up = f"{self.url}: cannot read it after {failures} tries ({self._error})"
+                break
             log.warning("%s: ffmpeg stopped (%s); restarting in %.0f s", self.id, self._error, backoff)
             if self._stop.wait(backoff):
                 break
@@ -159,6 +170,8 @@ class FfmpegSource(AudioSource):
             return None
         if item is None:
             self._done = True
+            if self._gave_up is not None:
+                raise AudioInputError(self._gave_up)
             return None
         samples, wall_time = item
         samples, bad = sanitize(samples)

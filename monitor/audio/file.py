@@ -15,12 +15,14 @@ import numpy as np
 import soundfile
 
 from monitor.audio.paced import PacedSource
+from monitor.audio.source import check_sample_rate
 from monitor.errors import AudioInputError
 
 log = logging.getLogger(__name__)
 
 
 class FileSource(PacedSource):
+    recording = True
     def __init__(self, path: Path, realtime: bool = False, block_seconds: float | None = None) -> None:
         if not path.exists():
             raise AudioInputError(f"{path}: no such file")
@@ -38,6 +40,11 @@ class FileSource(PacedSource):
         if self._file.frames == 0:
             self._file.close()
             raise AudioInputError(f"{path}: contains no audio samples")
+        try:
+            check_sample_rate(self._file.samplerate, str(path))
+        except AudioInputError:
+            self._file.close()
+            raise
         self.path = path
         # Offline reads in large blocks for speed; paced reads in small ones for latency.
         seconds = block_seconds or (0.1 if realtime else 1.0)

@@ -19,8 +19,10 @@ def open_source(
     realtime: bool = False,
     device: str | None = None,
     source_id: str | None = None,
+    attempts: int | None = None,
 ) -> AudioSource:
-    """``sample_rate`` is the model's: used by sources that can deliver it directly."""
+    """``sample_rate`` is the model's: used by sources that can deliver it directly. ``attempts``:
+    how often a stream URL is tried before giving up (None: for ever, as the daemon does)."""
     if spec == "mic":
         from monitor.audio.mic import MicSource  # PortAudio is loaded only when a microphone is used
 
@@ -30,7 +32,7 @@ def open_source(
     if "://" in spec:
         from monitor.audio.ffmpeg import FfmpegSource
 
-        return FfmpegSource(spec, sample_rate, realtime=realtime, source_id=source_id)
+        return FfmpegSource(spec, sample_rate, realtime=realtime, source_id=source_id, attempts=attempts)
     from monitor.audio.file import FileSource
 
     source = FileSource(Path(spec), realtime=realtime)

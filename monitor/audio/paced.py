@@ -1,8 +1,9 @@
 """Sources with a known, finite sample sequence: files and in-memory arrays.
 
 Takes a function producing the next chunk of samples; gives blocks either as fast
-as the consumer asks (offline analysis) or paced to the wall clock (``realtime``,
-which makes a recording behave like a live microphone).
+as the consumer asks (offline analysis, each block stamped with the time it was read)
+or paced to the wall clock (``realtime``, which makes a recording behave like a live
+microphone).
 """
 
 from __future__ import annotations
@@ -54,9 +55,12 @@ class PacedSource(AudioSource):
             return None
         chunk, bad = sanitize(chunk)
         if bad and not self._sanitized:
-            log.warning("%s: replaced NaN/inf samples with silence", self.id)
+            log.warning("%s: replaced NaN, inf or out-of-range samples with silence", self.id)
         self._sanitized += bad
-        block = AudioBlock(chunk, self._wall0 + self._position / self.sample_rate)
+        # Read faster than real time, audio has no time of day of its own: it is stamped when it
+        # is read, never in the future (the rule schedule applies at the time of reading).
+        heard = self._wall0 + self._position / self.sample_rate if self.realtime else time.time()
+        block = AudioBlock(chunk, heard)
         self._position += len(chunk)
         return block
 

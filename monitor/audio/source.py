@@ -14,6 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from monitor.errors import AudioInputError
+
+# Sample rates a source may have: telephone audio to studio recordings. Outside it a header is
+# damaged: 1 Hz leaves no window to analyse, 1 GHz makes minutes of samples "0.00 s of audio".
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 384000
+# Float audio is full scale at 1.0; a sample 40 dB beyond that is garbage (1e30 would overflow the level).
+MAX_SAMPLE = 100.0
+
 
 @dataclass(frozen=True)
 class AudioBlock:
@@ -30,11 +39,17 @@ class SourceStats:
     overruns: int = 0  # xruns reported by the audio driver
     dropped_samples: int = 0  # samples lost because processing fell behind
     restarts: int = 0  # reconnects of a device or stream
-    sanitized_samples: int = 0  # NaN/inf samples replaced by silence
+    sanitized_samples: int = 0  # NaN, inf or out-of-range samples replaced by silence
 
 
 class AudioSource(abc.ABC):
-    """A producer of audio blocks. Use as: start(); read() until finished; stop()."""
+    """A producer of audio blocks. Use as: start(); read() until finished; stop().
+
+    ``recording`` is True for a recorded file: when something was heard in it is a position in
+    the recording (stream time), not the time of day at which it was read.
+    """
+
+    recording = False
 
     def __init__(self, source_id: str, sample_rate: int, channels: int) -> None:
         self.id = source_id
@@ -69,6 +84,7 @@ class ObservedSource(AudioSource):
 
     def __init__(self, inner: AudioSource, on_read: Callable[[], None]) -> None:
         super().__init__(inner.id, inner.sample_rate, inner.channels)
+        self.recording = inner.recording
         self.inner = inner
         self._on_read = on_read
 
@@ -91,9 +107,17 @@ class ObservedSource(AudioSource):
 
 
 def sanitize(samples: np.ndarray) -> tuple[np.ndarray, int]:
-    """Replace NaN/inf by 0 (silence); returns the clean block and how many were replaced."""
-    bad = ~np.isfinite(samples)
+    """Replace NaN, inf and samples beyond :data:`MAX_SAMPLE` by 0 (silence); returns the clean
+    block and how many were replaced."""
+    bad = ~(np.abs(samples) <= MAX_SAMPLE)  # one comparison catches NaN (never <=) and inf
     count = int(bad.sum())
     if count:
         samples = np.where(bad, 0.0, samples).astype(np.float32)
     return samples, count
+
+
+def check_sample_rate(rate: int, where: str) -> None:
+    """Raise AudioInputError for a rate outside :data:`MIN_SAMPLE_RATE`..:data:`MAX_SAMPLE_RATE`."""
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioInputError(f"{where}: sample rate {rate} Hz is outside the supported {MIN_SAMPLE_RATE}.."
+                              f"{MAX_SAMPLE_RATE} Hz (a damaged header? resample with 'ffmpeg -i IN -ar 16000 out.wav')")

@@ -3,9 +3,10 @@
 Takes ``--since`` (a duration back from now such as ``30m``, ``12h``, ``7d``, or a
 date/time such as ``2026-11-22`` or ``2026-11-22T06:30``), ``--limit``,
 ``--state-dir`` and ``--json``; gives a table with one line per journaled alert,
-oldest first, with whether the broker has acknowledged it and when it cleared (``--json``: one
-JSON object per line, every alert field plus ``seq``, ``raised_at``,
-``delivered_at`` and ``cleared_at``).
+oldest first: its time (for a recording, its position in it), source, whether the broker
+has acknowledged it (``-``: never owed to one) and when it cleared (``--json``: one JSON
+object per line, every alert field plus ``seq``, ``raised_at``, ``delivered_at``,
+``cleared_at`` and ``deliver``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from monitor.alerts import position
 from monitor.errors import UserError
 from monitor.journal import Journal, JournalEntry, default_state_dir, journal_path
+from monitor.textsafe import printable
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -59,20 +62,28 @@ def parse_since(text: str, now: float) -> float:
     return moment.timestamp()  # naive datetimes are local time
 
 
+MAX_LIMIT = 2**62
+
 _HEADER = (
-    f"{'onset':<19}  {'severity':<8}  {'rule':<20}  {'label':<16}  {'score':>5}  {'mode':<5}  "
+    f"{'time':<20}  {'source':<12}  {'severity':<8}  {'rule':<20}  {'label':<16}  {'score':>5}  {'mode':<5}  "
     f"{'mqtt':<9}  {'cleared':<8}  message"
 )
 
 
 def _line(entry: JournalEntry) -> str:
     alert = entry.alert
-    when = datetime.fromtimestamp(alert.wall_time).isoformat(sep=" ", timespec="seconds")
-    delivered = "delivered" if entry.delivered_at is not None else "PENDING"
+    if alert.recording:  # where in the recording: it has no time of day of its own
+        when, source = f"{position(alert.onset)} in recording", Path(alert.source).name
+    else:
+        when, source = datetime.fromtimestamp(alert.wall_time).isoformat(sep=" ", timespec="seconds"), alert.source
+    if not entry.deliver:
+        delivered = "-"  # never owed to a broker: a run without MQTT, the demo or a recording
+    else:
+        delivered = "delivered" if entry.delivered_at is not None else "PENDING"
     cleared = datetime.fromtimestamp(entry.cleared_at).strftime("%H:%M:%S") if entry.cleared_at else "-"
     return (
-        f"{when:<19}  {alert.severity.value:<8}  {alert.rule:<20}  {alert.label:<16}  {alert.score:5.2f}  "
-        f"{alert.mode:<5}  {delivered:<9}  {cleared:<8}  {alert.message}"
+        f"{when:<20}  {source:<12}  {alert.severity.value:<8}  {alert.rule:<20}  {alert.label:<16}  "
+        f"{alert.score:5.2f}  {alert.mode:<5}  {delivered:<9}  {cleared:<8}  {alert.message}"
     )
 
 
@@ -85,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--limit must be at least 1")
     since = parse_since(args.since, time.time()) if args.since else None
     with Journal(path) as journal:
-        entries = journal.entries(since=since, limit=args.limit)
+        # SQLite's integers end at 2**63 - 1; a larger --limit simply means every alert.
+        limit = None if args.limit is None or args.limit > MAX_LIMIT else args.limit
+        entries = journal.entries(since=since, limit=limit)
     if not args.json and entries:
         print(_HEADER)
     for entry in entries:
-        print(json.dumps(entry.to_json()) if args.json else _line(entry))
+        print(json.dumps(entry.to_json()) if args.json else printable(_line(entry)))
     return 0

@@ -1,8 +1,8 @@
 """``sound-monitor check-rules [FILE]``: validate a rules file against the model without running.
 
-Exit codes: 0 valid (a summary of the rules is printed), 1 the rules file is missing
-or invalid (every problem is printed as ``file:line: problem (hint)``), 2 any other
-user error (e.g. the model cannot be loaded).
+Exit codes: 0 valid (a summary of the rules is printed), 1 the rules file is invalid
+(every problem is printed as ``file:line: problem (hint)``), 2 any other user error
+(the file is missing, the model cannot be loaded).
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from pathlib import Path
 
 from monitor.commands.common import add_sounds_dir_arg, sounds_dir, warn
 from monitor.commands.rules_common import default_rules_path
-from monitor.model.runner import default_model_path
+from monitor.errors import UserError
+from monitor.shipped import model_path
 from monitor.rules import RulesError, RuleSet, load_rules
 from monitor.rules.engine import Engine
 from monitor.rules.schema import MODES, CompoundRule, SimpleRule
 from monitor.sounds.model import open_model
+from monitor.textsafe import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,14 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("file", nargs="?", type=Path, default=None, metavar="FILE",
                         help="rules file (default: ./rules.yaml, else the shipped rules.yaml)")
     parser.add_argument("--model", type=Path, default=None,
-                        help=f"ONNX model whose labels the rules may use (default: {default_model_path()})")
+                        help=f"ONNX model whose labels the rules may use (default: {model_path()})")
     add_sounds_dir_arg(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     path = args.file or default_rules_path()
-    model, loaded = open_model(args.model or default_model_path(), sounds_dir(args))
+    if not path.exists():  # no file at all: an "other error" (exit 2), not invalid rules
+        raise UserError(f"rules file not found: {path} (check-rules FILE, or ./rules.yaml by default)")
+    model, loaded = open_model(args.model or model_path(), sounds_dir(args))
     for problem in loaded.problems:
         warn(problem)
     metadata = model.metadata
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         count = len(exc.problems)
         print(f"{path}: {count} problem{'s' if count != 1 else ''}, rules not valid", file=sys.stderr)
         return 1
-    print(summary(rules, path))
+    print(printable(summary(rules, path), keep="\n"))
     return 0
 
 

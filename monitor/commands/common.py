@@ -9,11 +9,15 @@ import sys
 from pathlib import Path
 
 from monitor.errors import UserError
-from monitor.model.runner import ModelRunner, default_model_path
+from monitor.model.runner import ModelRunner
+from monitor.shipped import model_path
 from monitor.predictions import Prediction
 from monitor.sounds.model import SoundModel, open_model
 from monitor.sounds.store import default_sounds_dir
 from monitor.stream.windower import MAX_HOP, MIN_HOP
+
+# Offline commands try a stream URL this often before giving up (the daemon retries for ever).
+STREAM_ATTEMPTS = 3
 
 
 def hop_seconds(text: str) -> float:
@@ -29,7 +33,7 @@ def hop_seconds(text: str) -> float:
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", type=Path, default=None, help=f"ONNX model file (default: {default_model_path()})"
+        "--model", type=Path, default=None, help=f"ONNX model file (default: {model_path()})"
     )
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default: 1)")
     parser.add_argument(
@@ -53,7 +57,7 @@ def load_model(args: argparse.Namespace) -> SoundModel:
     """The model with the learnt sounds; a sounds file that cannot be used is a warning, not an error."""
     if args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
-    model, loaded = open_model(args.model or default_model_path(), sounds_dir(args), threads=args.threads)
+    model, loaded = open_model(args.model or model_path(), sounds_dir(args), threads=args.threads)
     for problem in loaded.problems:
         warn(problem)
     return model
@@ -61,7 +65,7 @@ def load_model(args: argparse.Namespace) -> SoundModel:
 
 def load_runner(args: argparse.Namespace) -> ModelRunner:
     """The model alone (for commands that manage learnt sounds)."""
-    return ModelRunner(args.model or default_model_path(), threads=getattr(args, "threads", 1))
+    return ModelRunner(args.model or model_path(), threads=getattr(args, "threads", 1))
 
 
 def warn(message: str) -> None:

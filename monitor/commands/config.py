@@ -9,6 +9,7 @@ from pathlib import Path
 
 from monitor.config import load_config
 from monitor.config.schema import Config
+from monitor.errors import UserError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "config",
         help="check a daemon config file or print an example",
         description="Validate the config file of 'sound-monitor run --config FILE' (every problem, with its line; "
-        "with the model present, its rules files too), or print a commented example to start from.",
+        "the model, its rules files and file sources, loaded as the daemon would), or print a commented example.",
     )
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--check", type=Path, metavar="FILE", help="validate FILE; exit 0 if valid, 2 if not")
@@ -31,10 +32,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(EXAMPLE.read_text(encoding="utf-8"))
         return 0
     config = load_config(args.check, os.environ)
+    checked = check_files(config)
     print(summary(config))
-    for note in missing_files(config):
-        print(f"note: {note}")
-    for line in check_rules(config):
+    for line in checked:
         print(line)
     return 0
 
@@ -49,32 +49,44 @@ def summary(config: Config) -> str:
     )
 
 
-def check_rules(config: Config) -> list[str]:
-    """With the model present, validate every rules file against its labels and the learnt sounds
-    (RulesError: exit 2)."""
-    if not config.model.path.is_file():
-        return []
+def check_files(config: Config) -> list[str]:
+    """Load what the daemon loads at start: the model with the learnt sounds, every rules file
+    (against the model's labels and the sounds) and every file source. Gives one line per rules
+    file that is valid; raises a UserError listing every problem that would stop the daemon."""
+    from monitor.audio.file import FileSource
     from monitor.commands.common import warn
     from monitor.model.runner import ModelRunner
     from monitor.rules import load_rules
     from monitor.sounds.model import SoundModel, read_sounds
 
-    runner = ModelRunner(config.model.path)
-    loaded = read_sounds(runner, config.sounds_dir) if config.sounds_dir else None
-    for problem in loaded.problems if loaded else ():
-        warn(problem)
-    model = SoundModel(runner, loaded.sounds if loaded else ())
-    paths = dict.fromkeys(config.rules_for(s) for s in config.sources)
-    return [
-        f"{path}: {len(load_rules(path, model.labels, model.metadata.thresholds).rules)} rules OK for {model.metadata.name}"
-        for path in paths
-        if path.is_file()
-    ]
-
-
-def missing_files(config: Config) -> list[str]:
-    """Files the config names that do not exist yet (the daemon will refuse to start without them)."""
-    wanted = [("model", config.model.path), ("rules", config.rules)]
-    wanted += [(f"sources {s.id} rules", s.rules) for s in config.sources if s.rules]
-    wanted += [(f"sources {s.id} file", Path(s.target)) for s in config.sources if s.kind == "file" and s.target]
-    return [f"{what} file {path} does not exist yet" for what, path in wanted if path is not None and not path.exists()]
+    problems: list[str] = []
+    model: SoundModel | None = None
+    try:
+        runner = ModelRunner(config.model.path)
+        loaded = read_sounds(runner, config.sounds_dir) if config.sounds_dir else None
+        for problem in loaded.problems if loaded else ():
+            warn(problem)
+        model = SoundModel(runner, loaded.sounds if loaded else ())
+    except UserError as exc:
+        problems.append(f"{config.path}: model.path: {exc}")
+    checked = []
+    for path in dict.fromkeys(config.rules_for(s) for s in config.sources):
+        try:
+            if model is None:  # without labels only the file itself can be checked
+                path.read_bytes()
+                continue
+            rules = load_rules(path, model.labels, model.metadata.thresholds)
+            checked.append(f"{path}: {len(rules.rules)} rules OK for {model.metadata.name}")
+        except OSError as exc:
+            problems.append(f"{path}: cannot read the rules file: {exc.strerror}")
+        except UserError as exc:
+            problems.append(str(exc))
+    for source in config.sources:
+        if source.kind == "file":
+            try:
+                FileSource(Path(str(source.target))).stop()
+            except UserError as exc:
+                problems.append(f"{config.path}:{source.line}: sources {source.id}: {exc}")
+    if problems:
+        raise UserError("\n".join(problems))
+    return checked

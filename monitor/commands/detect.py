@@ -4,6 +4,8 @@ Takes audio files or stream URLs, a model and a rules file; prints one line per 
 (or, with ``--json``, one JSON object per alert: every :class:`~monitor.alerts.Alert`
 field, ``stream_time`` and ``onset`` in seconds from the start of the recording).
 A recording's end clears its alerts. Windows below every rule's level gate skip inference.
+A recording that raised nothing although a rule's threshold was crossed gets a line on
+stderr naming the rule closest to firing and what it lacked.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import sys
 
 from monitor.alerts import Alert
 from monitor.audio.open import open_source
-from monitor.commands.common import add_model_args, load_model
+from monitor.commands.common import STREAM_ATTEMPTS, add_model_args, load_model
 from monitor.commands.rules_common import add_rules_args, open_engine
 from monitor.pipeline import Pipeline
+from monitor.rules.near_miss import NearMiss
+from monitor.textsafe import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,16 +42,22 @@ def run(args: argparse.Namespace) -> int:
     engine = open_engine(args, model.metadata)
     rate = model.metadata.features.sample_rate
     # Open every input first so a bad path fails before any output.
-    sources = [open_source(path, rate) for path in args.paths]
+    sources = [open_source(path, rate, attempts=STREAM_ATTEMPTS) for path in args.paths]
     count = 0
     for source in sources:
         pipeline = Pipeline([source], model, hop_seconds=args.hop, gate_dbfs=engine.min_gate_dbfs)
+        near_miss, raised = NearMiss(engine), 0
         for prediction in pipeline.run():
+            near_miss.observe(prediction)
             for event in engine.process(prediction):
                 if isinstance(event, Alert):
-                    count += 1
-                    print(json.dumps(event.to_json()) if args.json else format_alert(event), flush=True)
+                    raised += 1
+                    print(json.dumps(event.to_json()) if args.json else printable(format_alert(event)), flush=True)
         engine.finish(source.id)
+        count += raised
+        closest = near_miss.closest() if not raised else None
+        if closest is not None:
+            print(printable(f"{source.id}: no alert; closest: {closest}"), file=sys.stderr)
     print(f"{count} alert{'s' if count != 1 else ''} in {len(sources)} recording{'s' if len(sources) != 1 else ''}",
           file=sys.stderr)
     return 0

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from monitor.errors import UserError
-from monitor.model.runner import ModelRunner, default_model_path
+from monitor.model.runner import ModelRunner
+from monitor.shipped import model_path
 from monitor.train import DEFAULT_CACHE
 
 
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--make-streams needs the data folder to take events and background from")
     if args.hop <= 0:
         raise UserError("--hop must be positive")
-    runner = ModelRunner(args.model or default_model_path(), threads=1)
+    runner = ModelRunner(args.model or model_path(), threads=1)
     label_map = label_map_from_arg(args.labels)
     ignore = set(args.ignore.split(",")) if args.ignore else set(label_map.background) | {label_map.silence or ""}
     args.report_dir.mkdir(parents=True, exist_ok=True)

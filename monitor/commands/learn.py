@@ -15,7 +15,7 @@ from pathlib import Path
 
 from monitor.commands.common import add_sounds_dir_arg, load_runner, sounds_dir, warn
 from monitor.errors import UserError
-from monitor.model.runner import default_model_path
+from monitor.shipped import model_path
 from monitor.sounds.store import check_name, save_sound, sound_path
 
 
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--background", nargs="+", type=Path, default=[], metavar="FILE",
                         help="recordings of the room without the sound (strongly recommended)")
     parser.add_argument("--force", action="store_true", help="replace a sound of the same name")
-    parser.add_argument("--model", type=Path, default=None, help=f"ONNX model file (default: {default_model_path()})")
+    parser.add_argument("--model", type=Path, default=None, help=f"ONNX model file (default: {model_path()})")
     parser.add_argument("--build-background-bank", type=Path, default=None, metavar="DATA",
                         help="instead: store the background bank of the training data DATA in --model's file")
     add_sounds_dir_arg(parser)

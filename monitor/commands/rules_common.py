@@ -12,14 +12,14 @@ from pathlib import Path
 
 from monitor.model.metadata import ModelMetadata
 from monitor.rules import MODES, Engine, load_rules
+from monitor.shipped import rules_path
 
-SHIPPED_RULES = Path(__file__).resolve().parents[2] / "rules.yaml"
 
 
 def default_rules_path() -> Path:
     """``rules.yaml`` in the working directory if there is one, else the shipped default."""
     local = Path("rules.yaml")
-    return local if local.is_file() else SHIPPED_RULES
+    return local if local.is_file() else rules_path()
 
 
 def add_rules_args(parser: argparse.ArgumentParser) -> None:

@@ -10,8 +10,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import asdict
-from functools import partial
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from monitor.alerts import Alert, AlertCleared
@@ -24,6 +23,8 @@ from monitor.daemon.service import Daemon
 from monitor.errors import UserError
 from monitor.mqtt.settings import add_arguments as add_mqtt_arguments
 from monitor.predictions import Prediction
+from monitor.stream.source_stream import SILENCE_DBFS
+from monitor.textsafe import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -66,8 +67,24 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
     config = config_from_arguments(args, args.rules or default_rules_path(), os.environ)
     logfmt.configure("info" if args.verbose else "warning", journald=False)
-    print(f"monitoring {args.source} (hop {args.hop:g} s); Ctrl-C stops", file=sys.stderr)
-    return Daemon(config, os.environ, echo=partial(echo, as_json=args.json)).run()
+    return Daemon(config, os.environ, echo=Echo(args.json)).run()
+
+
+@dataclass
+class Echo:
+    """Shows each prediction, alert and clear on stdout as it happens. A source whose input is
+    pure digital silence (a muted or unplugged microphone reads as exactly -120 dBFS) is named
+    once on stderr, rather than leaving only '(below level gate)' lines to puzzle over."""
+
+    as_json: bool
+    silent: set[str] = field(default_factory=set)
+
+    def __call__(self, item: Prediction | Alert | AlertCleared) -> None:
+        if isinstance(item, Prediction) and item.level_dbfs <= SILENCE_DBFS and item.source not in self.silent:
+            self.silent.add(item.source)
+            print(printable(f"note: {item.source}: the input is digital silence ({SILENCE_DBFS:g} dBFS): "
+                            "is the microphone muted, or the wrong device?"), file=sys.stderr, flush=True)  # fmt: skip
+        echo(item, self.as_json)
 
 
 def echo(item: Prediction | Alert | AlertCleared, as_json: bool) -> None:
@@ -80,7 +97,7 @@ def echo(item: Prediction | Alert | AlertCleared, as_json: bool) -> None:
     else:
         line = json.dumps({"event": "cleared", **asdict(item)}) if as_json else (
             f"CLEAR {item.rule} on {item.source} at {item.stream_time:.1f} s")
-    print(line, flush=True)
+    print(printable(line), flush=True)  # a message from a rules file must not drive the terminal
 
 
 def run_daemon(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-fold", type=int, action="append", default=None, help="validation fold(s) (default: 1)")
     p.add_argument("--test-fold", type=int, action="append", default=None, help="held-out test fold(s) (default: 4)")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="epochs (default: %(default)s)")
-    p.add_argument("--batches-per-epoch", type=int, default=TrainConfig.batches_per_epoch, help="batches per epoch (default: %(default)s)")
+    p.add_argument("--batches-per-epoch", type=int, default=TrainConfig.batches_per_epoch, help="batches of augmented training windows, made once; every epoch revisits all of them (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="windows per batch (default: %(default)s)")
     p.add_argument("--distill", type=float, default=TrainConfig.distill, metavar="WEIGHT",
                    help="with --init: weight of the loss that keeps the AudioSet head's predictions "

@@ -14,11 +14,13 @@ import logging
 import os
 import sys
 from collections import deque
+from pathlib import Path
 
 from monitor.audio.open import open_source
 from monitor.commands.common import add_model_args, load_model
 from monitor.commands.rules_common import add_rules_args, default_rules_path
 from monitor.errors import UserError
+from monitor.journal import Journal, default_state_dir, journal_path
 from monitor.mqtt.settings import MqttSettings, parse_broker, resolve_credentials
 from monitor.rules import Engine, RuleSet, RulesError, load_rules
 from monitor.tui.feed import Feed
@@ -39,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="'mic' (default), 'demo', an audio file (played in real time) or a stream URL")
     parser.add_argument("--device", default=None, help="microphone by index or name (see 'sound-monitor devices')")
     parser.add_argument("--fast", action="store_true", help="read a file as fast as possible instead of in real time")
+    parser.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                        help="where the alert journal lives (default: ~/.local/state/sound-monitor)")
     add_model_args(parser)
     add_rules_args(parser)
     attach = parser.add_argument_group("attached to the daemon")
@@ -68,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def attached_feed(args: argparse.Namespace) -> Feed:
-    standalone = [name for name in ("source", "device", "model", "rules", "mode") if getattr(args, name) is not None]
+    standalone = [name for name in ("source", "device", "model", "rules", "mode", "state_dir")
+                  if getattr(args, name) is not None]  # fmt: skip
     if args.fast:
         standalone.append("fast")
     if standalone:
@@ -94,7 +99,9 @@ def local_feed(args: argparse.Namespace) -> Feed:
     spec = args.source or "mic"
     realtime = not args.fast or spec == "demo"
     source = open_source(spec, model.metadata.features.sample_rate, realtime=realtime, device=args.device)
-    return LocalFeed(source, model, engine, args.hop, note=note)
+    home = os.environ.get("HOME")
+    journal = Journal(journal_path(args.state_dir or default_state_dir(os.environ, Path(home) if home else None)))
+    return LocalFeed(source, model, engine, args.hop, note=note, journal=journal)
 
 
 def _rules(args: argparse.Namespace, labels: tuple[str, ...], thresholds: dict[str, float], model: str) -> tuple[RuleSet, str]:

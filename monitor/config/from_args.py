@@ -13,7 +13,7 @@ from pathlib import Path
 
 from monitor.config.schema import Config, ModelConfig, SourceConfig
 from monitor.journal import default_state_dir
-from monitor.model.runner import default_model_path
+from monitor.shipped import model_path
 from monitor.mqtt.settings import from_arguments, resolve_credentials
 from monitor.sounds.store import default_sounds_dir
 
@@ -35,7 +35,7 @@ def config_from_arguments(args: argparse.Namespace, rules: Path, environ: Mappin
     return Config(
         path=None,
         sources=(source_from_spec(args.source, args.device, args.realtime),),
-        model=ModelConfig(path=args.model or default_model_path(), threads=args.threads),
+        model=ModelConfig(path=args.model or model_path(), threads=args.threads),
         rules=rules,
         state_dir=args.state_dir or default_state_dir(environ, Path(home) if home else None),
         hop=args.hop,

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import yaml
 
-from monitor.config.nodes import Problem, Reader, compose, line_of
+from monitor.config.nodes import MAX_BYTES, Problem, Reader, compose, line_of
 from monitor.config.schema import LOG_LEVELS, ClipsConfig, Config, LoggingConfig, ModelConfig, SourceConfig
 from monitor.errors import UserError
 from monitor.journal import default_state_dir
+from monitor.shipped import model_path, rules_path
 from monitor.sounds.store import default_sounds_dir
-from monitor.model.runner import default_model_path
 from monitor.mqtt.settings import MqttSettings, resolve_credentials
+from monitor.smallfile import FileRefused, not_regular, read_small_file
 from monitor.stream.windower import MAX_HOP, MIN_HOP
 
 MODES = ("home", "away", "night")
@@ -39,6 +40,7 @@ MQTT_NUMBERS = {  # key: (low, high, integer)
     "port": (1, 65535, True), "keepalive": (1, 65535, True), "rule_off_delay": (1, 86400, True),
     "reconnect_min_delay": (0.01, 3600, False), "reconnect_max_delay": (0.01, 3600, False),
     "connect_timeout": (0.1, 600, False), "state_interval": (0, 3600, False), "health_interval": (0, 3600, False),
+    "stale_after": (1, 30 * 86400, False),
 }  # fmt: skip
 MQTT_KEYS = MQTT_TEXT + MQTT_PATHS + MQTT_BOOLS + tuple(MQTT_NUMBERS) + ("protocol",)
 SOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -55,12 +57,13 @@ class ConfigError(UserError):
 
 def load_config(path: Path, environ: Mapping[str, str]) -> Config:
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(path, [Problem(0, "", "config file not found",
-                                         "'sound-monitor config --example > FILE' writes a starting point")]) from None
-    except OSError as exc:
-        raise ConfigError(path, [Problem(0, "", f"cannot read the config file: {exc.strerror}")]) from None
+        data = read_small_file(path, MAX_BYTES)
+    except FileRefused as exc:
+        if exc.missing:
+            raise ConfigError(path, [Problem(0, "", "config file not found",
+                                             "'sound-monitor config --example > FILE' writes a starting point")]) from None
+        raise ConfigError(path, [Problem(0, "", f"the config file {exc}",
+                                         "a config file is a small YAML text file")]) from None
     return parse_config(data, path, environ)
 
 
@@ -86,7 +89,7 @@ class _Loader(Reader):
         sources = self._sources(keys.get("sources"), node)
         model = self._model(keys.get("model"))
         hop = self.number(keys["hop"], "hop", MIN_HOP, MAX_HOP) if "hop" in keys else 1.0
-        rules = self.path(keys["rules"], "rules") if "rules" in keys else self.base / "rules.yaml"
+        rules = self.path(keys["rules"], "rules") if "rules" in keys else self._default_rules()
         mode = self.choice(keys["mode"], "mode", MODES) if _given(keys, "mode") else None
         state_dir = self.path(keys["state_dir"], "state_dir") if "state_dir" in keys else self._state_dir()
         mqtt = self._mqtt(keys["mqtt"]) if _given(keys, "mqtt") else None
@@ -98,6 +101,11 @@ class _Loader(Reader):
             raise ConfigError(path, self.problems)
         return Config(path.resolve(), sources, model, rules, state_dir, hop, mode, mqtt, clips, logging, health,  # type: ignore[arg-type]
                       sounds_dir=sounds)
+
+    def _default_rules(self) -> Path:
+        """``rules.yaml`` beside the config file, else the shipped rules (as ``./rules.yaml`` is for ``run``)."""
+        beside = self.base / "rules.yaml"
+        return beside if beside.is_file() else rules_path()
 
     def _state_dir(self) -> Path:
         home = self.environ.get("HOME")
@@ -172,11 +180,11 @@ class _Loader(Reader):
 
     def _model(self, node: yaml.Node | None) -> ModelConfig:
         if node is None:
-            return ModelConfig(default_model_path())
+            return ModelConfig(model_path())
         keys = self.mapping(node, "model", MODEL_KEYS) or {}
-        path = self.path(keys["path"], "model.path") if "path" in keys else default_model_path()
+        path = self.path(keys["path"], "model.path") if "path" in keys else model_path()
         threads = self.number(keys["threads"], "model.threads", 1, 64, integer=True) if "threads" in keys else 1
-        return ModelConfig(path or default_model_path(), int(threads or 1))
+        return ModelConfig(path or model_path(), int(threads or 1))
 
     def _mqtt(self, node: yaml.Node) -> MqttSettings | None:
         keys = self.mapping(node, "mqtt", MQTT_KEYS)
@@ -206,8 +214,9 @@ class _Loader(Reader):
             self.problem(keys["password"], "mqtt.password", "given together with password_file", "keep one of them")
         for name in ("tls_ca_certs", "tls_certfile", "tls_keyfile", "password_file"):
             path = values.get(name)
-            if isinstance(path, Path) and not path.is_file():
-                self.problem(keys[name], f"mqtt.{name}", f"file not found: {path}")
+            reason = _not_a_file(path) if isinstance(path, Path) else None
+            if reason is not None:
+                self.problem(keys[name], f"mqtt.{name}", reason)
         if len(self.problems) > ok:
             return None
         # The daemon paces health itself (top-level health_interval, and at once when a source
@@ -248,6 +257,15 @@ class _Loader(Reader):
         keys = self.mapping(node, "logging", ("level",)) or {}
         level = self.choice(keys["level"], "logging.level", LOG_LEVELS) if "level" in keys else "info"
         return LoggingConfig(level or "info")
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (a FIFO would hang the reader), or None."""
+    try:
+        reason = not_regular(path.stat().st_mode)
+    except OSError:
+        return f"file not found: {path}"
+    return None if reason is None else f"{path} {reason}"
 
 
 def _given(keys: dict[str, yaml.Node], name: str) -> bool:

@@ -9,6 +9,7 @@ hint) for everything wrong, so the user sees every problem at once.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -135,7 +136,13 @@ class Reader:
         if node.tag not in tags:
             self.problem(node, key, f"expected {what}, got {_shown(node)}")
             return None
-        number = float(int(value.replace("_", ""), 0) if integer else float(value.replace("_", "")))
+        number = _parse_number(value, integer)
+        if number is None:
+            self.problem(node, key, f"expected {what}, got {_shown(node)}", "write it in plain decimal digits")
+            return None
+        if not math.isfinite(number):
+            self.problem(node, key, f"{value[:40]} is not a finite number", f"give a number in {low:g}..{high:g}")
+            return None
         if not low <= number <= high:
             self.problem(node, key, f"{value} is outside {low:g}..{high:g}")
             return None
@@ -146,6 +153,19 @@ class Reader:
         nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
         out = [self.text(n, key) for n in nodes]
         return None if None in out else [n for n in out if n is not None]
+
+
+def _parse_number(text: str, integer: bool) -> float | None:
+    """A YAML int or float scalar's value; None for what Python cannot read as such:
+    YAML 1.1 octal (``017``) and base-60 (``1:30``) forms, or an integer too long for a float."""
+    clean = text.replace("_", "")
+    special = clean.lower().lstrip("+-")
+    if special in (".inf", ".nan"):  # YAML spellings that Python's float() does not know
+        return math.nan if special == ".nan" else math.inf
+    try:
+        return float(int(clean, 0)) if integer else float(clean)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _shown(node: yaml.Node) -> str:

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from monitor.pipeline import PipelineStats
+from monitor.private import write_private
 
 HEALTH_FILENAME = "health.json"
 
@@ -57,7 +58,7 @@ def write_health(state_dir: Path, health: dict[str, object]) -> Path:
     """Atomically replace ``health.json`` (readers never see half a file)."""
     path = state_dir / HEALTH_FILENAME
     partial = path.with_name(path.name + ".part")
-    partial.write_text(json.dumps(health, indent=1, default=str) + "\n", encoding="utf-8")
+    write_private(partial, (json.dumps(health, indent=1, default=str) + "\n").encode("utf-8"))
     os.replace(partial, path)
     return path
 

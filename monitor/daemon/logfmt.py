@@ -5,7 +5,8 @@ plain messages); gives one logfmt line per record on stderr. Under journald
 (``$JOURNAL_STREAM`` set, checked at the edge) each line starts with the syslog
 priority ``<N>`` so ``journalctl -p warning`` works, and the timestamp is left to the
 journal; elsewhere each line starts with an ISO time. Newlines inside a message are
-escaped, so one event is always one line.
+escaped, as is every other control character, so one event is always one line and
+cannot drive the terminal it is shown on.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+
+from monitor.textsafe import printable
 
 PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -23,9 +26,10 @@ def value(text: object) -> str:
     if isinstance(text, float):
         text = f"{text:.3f}".rstrip("0").rstrip(".") if abs(text) < 1e9 else f"{text:.3f}"
     s = str(text)
-    if s and not any(c in s for c in ' ="\\\n\r\t'):
+    if s and s.isprintable() and not any(c in s for c in ' ="\\'):
         return s
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r") + '"'
+    # Control characters escaped too: a rules file must not colour or rewrite a terminal showing the log.
+    return '"' + printable(s.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 def fields(**items: object) -> str:
@@ -49,7 +53,7 @@ class LogfmtFormatter(logging.Formatter):
             message += "\n" + self.formatException(record.exc_info)
         head = f"level={record.levelname.lower()}"
         if message.startswith("event="):
-            body = message.rstrip().replace("\n", "\\n")
+            body = printable(message.rstrip())  # fields are escaped already; this catches a traceback's lines
         else:
             body = f"logger={record.name} msg={value(message)}"
         if self.journald:

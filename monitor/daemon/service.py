@@ -20,10 +20,12 @@ import logging
 import queue
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from monitor.alerts import Alert, AlertCleared, Severity
@@ -42,10 +44,14 @@ from monitor.errors import AudioInputError, UserError
 from monitor.journal import Journal, journal_path
 from monitor.model.runner import ModelRunner
 from monitor.mqtt import MqttSink, RuleInfo, rule_infos
+from monitor.mqtt.topics import rule_id
 from monitor.pipeline import Pipeline
+from monitor.private import open_to_others
 from monitor.predictions import Prediction
 from monitor.rules import RulesError, load_rules
 from monitor.rules.reload import RulesHolder
+from monitor.rules.schema import RuleSet
+from monitor.rules.yamlsafe import Problem
 from monitor.sounds.model import SoundModel, read_sounds
 from monitor.sounds.store import LearntSound, folder_signature
 
@@ -80,6 +86,9 @@ class Daemon:
         self.holders: dict[Path, RulesHolder] = {}
         self._mode_store = ModeStore(config.state_dir)
         self._engine_of: dict[str, RulesHolder] = {}
+        # Only live audio is owed to the house: alerts of the demo and of recordings are published
+        # as they happen (with MQTT) but never queued for a later run to replay as real.
+        self._live = {s.id: s.kind in ("mic", "url") for s in config.sources}
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._cleared: queue.SimpleQueue[AlertCleared] = queue.SimpleQueue()  # from reloads, for the main loop
@@ -87,6 +96,7 @@ class Daemon:
         self._sounds: queue.SimpleQueue[tuple[LearntSound, ...]] = queue.SimpleQueue()  # reloaded, for the main loop
         self._sounds_signature: object = None
         self._held_clears: list[AlertCleared] = []
+        self._finished: set[str] = set()  # sources whose rules have been cleared for good
         self._last_window: dict[str, float] = {}  # monotonic time of each source's latest window
         self._last_alert: str | None = None
         self._alerts = 0
@@ -127,13 +137,18 @@ class Daemon:
         for source in c.sources:
             path = c.rules_for(source)
             if path not in self.holders:  # RulesError: fatal, exit 2
-                self.holders[path] = RulesHolder(path, model.labels, model.metadata.thresholds)
+                check = partial(self._topics_free, path) if c.mqtt is not None else None
+                self.holders[path] = RulesHolder(path, model.labels, model.metadata.thresholds, check)
             self._engine_of[source.id] = self.holders[path]
         missing = [label for label in c.clips.speech_labels if label not in model.labels]
         if c.clips.enabled and missing:
             event(log, logging.WARNING, "privacy_unchecked", labels=",".join(missing),
                   reason="the model has no such label, so clips cannot be checked for speech")  # fmt: skip
         c.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        exposed = open_to_others(c.state_dir)
+        if exposed is not None:  # an existing directory keeps its mode; the files in it are 0600
+            event(log, logging.WARNING, "state_dir_not_private", path=c.state_dir, problem=exposed,
+                  hint=f"alerts and clips are private: chmod 700 {c.state_dir}")  # fmt: skip
         self._initial_mode()
         self.journal = Journal(journal_path(c.state_dir))
         try:
@@ -143,6 +158,8 @@ class Daemon:
                 self._close()
                 raise
             return self._source_failed(exc)
+        if self.echo is not None:  # only now that the sources are open: a wrong device is the one line
+            print(f"monitoring {', '.join(s.spec for s in c.sources)} (hop {c.hop:g} s); Ctrl-C stops", file=sys.stderr)
         history = ClipRecorder.history_seconds(c.clips) if c.clips.enabled else 15.0
         # Windows come a hop apart; a few hops without one means the pipeline is not processing.
         self.watchdog = LoopWatchdog(self.notifier, sources, fresh_seconds=2 * c.hop + 1.0)
@@ -188,6 +205,8 @@ class Daemon:
             self.notifier.stopping()
             event(log, logging.INFO, "stopping")
             housekeeper.join(timeout=5)
+            for source in self._engine_of:  # shutting down: nothing stays ON (retained) or uncleared
+                self._finish_source(source)
             if self.recorder is not None:
                 for alert in self.recorder.flush():
                     self._dispatch(alert)
@@ -202,7 +221,17 @@ class Daemon:
         if self.pipeline is not None:
             self.pipeline.stop()
 
+    def _finish_source(self, source: str) -> None:
+        """The source has ended (or the daemon stops): clear its active rules."""
+        if source not in self._finished:
+            self._finished.add(source)
+            for cleared in self._engine_of[source].engine.finish(source):
+                self._clear(cleared)
+
     def _process(self, prediction: Prediction) -> None:
+        assert self.pipeline is not None
+        for source in self.pipeline.ended:  # a recording that ended while others go on
+            self._finish_source(source)
         self._last_window[prediction.source] = time.monotonic()
         if self.echo is not None:
             self.echo(prediction)
@@ -246,17 +275,18 @@ class Daemon:
             self.recorder.add(alert)
 
     def _dispatch(self, alert: Alert) -> None:
-        level = logging.INFO if alert.severity == Severity.INFO else logging.WARNING
+        # The interactive `run` shows each alert itself (echo): a warning log line would say it twice.
+        level = logging.INFO if alert.severity == Severity.INFO or self.echo is not None else logging.WARNING
         event(log, level, "alert", rule=alert.rule, source=alert.source, severity=alert.severity.value,
               label=alert.label, score=round(alert.score, 3), mode=alert.mode, onset=round(alert.onset, 2),
               clip=alert.clip_path, id=alert.id, message=alert.message)  # fmt: skip
         if self.echo is not None:
             self.echo(alert)
         try:
-            if self.sink is not None:
-                self.sink.publish_alert(alert)  # journals first
+            if self.sink is not None:  # journals first
+                self.sink.publish_alert(alert, deliver=self._live[alert.source])
             elif self.journal is not None:
-                self.journal.append(alert)
+                self.journal.append(alert, deliver=False)  # no broker in this run: never owed to one
         except (sqlite3.Error, OSError) as exc:  # a full or broken disk must not stop monitoring
             event(log, logging.ERROR, "alert_not_journaled", id=alert.id, reason=str(exc),
                   hint=f"check free space and permissions of {self.config.state_dir}")  # fmt: skip
@@ -356,9 +386,11 @@ class Daemon:
             "time": round(time.time(), 3),
             "uptime": round(time.monotonic() - self._started, 1),
             "ready": self._ready,
-            "ok": all(h["ok"] for h in sources.values()),
+            "ok": stats.model_ok and all(h["ok"] for h in sources.values()),
             "mode": self.mode,
             "model": self._model_name,
+            "model_ok": stats.model_ok,  # False while the model's scores are NaN or inf
+            "invalid_scores": stats.invalid_scores,
             "cpu": self._cpu_load(),
             "sources": sources,
             "windows": stats.windows,
@@ -517,6 +549,20 @@ class Daemon:
             self._set_mode(stored.mode, stored.set_at)
             state = self._primary.engine.mode_state()
             event(log, logging.INFO, "mode_restored", requested=stored.mode, mode=state.mode, reason=state.reason)
+
+    def _topics_free(self, path: Path, rules: RuleSet) -> None:
+        """Raise RulesError for a rule of ``path`` whose MQTT topic a differently named rule of
+        another rules file has: the sink could publish only one of them."""
+        taken = {rule_id(rule.name): (rule.name, other) for other, holder in self.holders.items() if other != path
+                 for rule in holder.engine.rules.rules}
+        problems = []
+        for rule in rules.rules:
+            name, other = taken.get(rule_id(rule.name), (rule.name, path))
+            if name != rule.name:
+                problems.append(Problem(rule.line, f"rule '{rule.name}' and rule '{name}' of {other} map to the same "
+                                        f"MQTT topic .../alert/{rule_id(rule.name)}", "rename one"))
+        if problems:
+            raise RulesError(str(path), problems)
 
     def _gate(self) -> float:
         return min(holder.engine.min_gate_dbfs for holder in self.holders.values())

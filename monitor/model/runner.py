@@ -14,14 +14,10 @@ import numpy as np
 
 from monitor.errors import ModelError
 from monitor.model.metadata import ModelMetadata
+from monitor.shipped import model_path
+from monitor.smallfile import not_regular
 
 EMBEDDING_OUTPUT = "embedding"
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "sound-monitor.onnx"
-
-
-def default_model_path() -> Path:
-    """The shipped model in the repository's ``models/`` folder."""
-    return DEFAULT_MODEL
 
 
 class ModelRunner:
@@ -30,9 +26,15 @@ class ModelRunner:
     def __init__(self, path: Path, threads: int = 1) -> None:
         import onnxruntime as ort
 
-        if not path.is_file():
-            hint = " (train one with 'sound-monitor train' or pass --model FILE)" if path == DEFAULT_MODEL else ""
-            raise ModelError(f"model file not found: {path}{hint}")
+        try:
+            kind = not_regular(path.stat().st_mode)  # ONNX Runtime would hang on a FIFO, read /dev/zero for ever
+        except FileNotFoundError:
+            hint = " (train one with 'sound-monitor train' or pass --model FILE)" if path == model_path() else ""
+            raise ModelError(f"model file not found: {path}{hint}") from None
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read the model file: {exc.strerror}") from None
+        if kind is not None:
+            raise ModelError(f"{path}: the model path {kind} (pass an .onnx file)")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

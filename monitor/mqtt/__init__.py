@@ -12,6 +12,7 @@ The API the daemon and the TUI use::
     sink.start()                          # connects in the background, reconnects with backoff
     sink.announce_rules(rule_infos(ruleset))  # again after every rules reload
     sink.publish_alert(alert)             # journaled first; QoS 1 on <prefix>/alert(/<rule>), rule ON
+    sink.publish_alert(alert, deliver=False)  # the demo, a recording: published now if connected, never replayed
     sink.publish_cleared(cleared)         # rule OFF (retained)
     sink.publish_state(prediction)        # level + top labels, throttled to state_interval
     sink.publish_health({"source_ok": True, "overruns": 0, "model": "..."})  # + backlog, throttled
@@ -26,7 +27,7 @@ and the current mode is re-published. The owner reports every mode change it mak
 itself (schedule, TUI, ``--mode``) with ``set_mode`` so ``<prefix>/mode`` stays true.
 
 Without a broker the daemon keeps only the journal: construct no sink, and
-``journal.append(alert)`` each alert.
+``journal.append(alert, deliver=False)`` each alert (no later run owes it to a broker).
 """
 
 from monitor.mqtt.discovery import RuleInfo, rule_infos

@@ -31,7 +31,8 @@ _EVENT_TEMPLATE = (
     "{{ {'event_type': value_json.rule, 'id': value_json.id, 'label': value_json.label, "
     "'score': value_json.score, 'severity': value_json.severity, 'mode': value_json.mode, "
     "'source': value_json.source, 'message': value_json.message, "
-    "'clip_path': value_json.clip_path} | to_json }}"
+    "'clip_path': value_json.clip_path, 'wall_time': value_json.wall_time, 'replayed': value_json.replayed, "
+    "'stale': value_json.stale} | to_json }}"
 )
 
 

@@ -10,8 +10,9 @@ yet, in raise order. An alert is marked delivered when the broker has acknowledg
 (PUBACK) both its copies. On every connect the sink drops paho's own queue of
 unacknowledged messages (it would resend stale retained states *after* the fresh
 ones) and replays the journal's undelivered alerts instead, so after an outage or a
-restart they arrive in order; a copy sent just before a connection broke may arrive
-twice, with the same ``id``.
+restart they arrive in order, marked ``replayed`` (see :mod:`monitor.mqtt.delivery`);
+a copy sent just before a connection broke may arrive twice, with the same ``id``.
+Alerts journaled with ``deliver=False`` are published only as they happen.
 
 Threads: paho's network thread runs the callbacks; the owner calls from its own
 thread. ``on_mode_set`` is called on the network thread, so it must be quick and
@@ -35,11 +36,13 @@ from monitor import __version__
 from monitor.alerts import Alert, AlertCleared
 from monitor.errors import UserError
 from monitor.journal import Journal
+from monitor.mqtt.delivery import alert_payload, replay_notice
 from monitor.mqtt.discovery import RuleInfo, discovery_configs, rule_config_filter, rule_config_topic
 from monitor.mqtt.discovery import rule_id_from_config_topic
 from monitor.mqtt.settings import MqttSettings
 from monitor.mqtt.topics import MODES, Topics, parse_mode, rule_id
 from monitor.predictions import Prediction
+from monitor.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,7 @@ class MqttSink:
         self._version = version
         self._clock = clock
         self._on_mode_set = on_mode_set
+        self._mode_warnings = Throttle(clock=clock)  # a flood of bad requests must not flood the log
         self._mode = mode
         self._rules: list[RuleInfo] | None = None  # None until announce_rules: nothing to prune yet
         self._rule_states: dict[str, bool] = {}  # rule name -> ON
@@ -100,6 +104,7 @@ class MqttSink:
         # in on_publish, which paho calls while holding its own message lock.
         self._lock = threading.RLock()
         self._sent_upto = 0  # journal seq already handed to paho on this connection
+        self._connected_at = float("inf")  # Unix time of the current connection (alerts raised before are replays)
         self._ack_lock = threading.Lock()
         self._awaiting: dict[int, str] = {}  # mid -> alert id
         self._copies_left: dict[str, int] = {}  # alert id -> PUBACKs still missing
@@ -141,27 +146,30 @@ class MqttSink:
     def mode(self) -> str:
         return self._mode
 
-    def publish_alert(self, alert: Alert) -> None:
+    def publish_alert(self, alert: Alert, deliver: bool = True) -> None:
         """Journal ``alert`` (durable when this returns), set its rule ON, publish if connected.
 
-        If the journal cannot be written (disk full, card failing), the alert is still
-        published once, untracked: an alert now beats a durable one never.
+        With ``deliver`` the journal owes it to the broker until acknowledged (replayed after an
+        outage or a restart); without (the demo, a recording) it is published now if connected
+        and never later. If the journal cannot be written (disk full, card failing), the alert
+        is still published once, untracked: an alert now beats a durable one never.
         """
         try:
-            self._journal.append(alert)
-            journaled = True
+            self._journal.append(alert, deliver=deliver)
+            tracked = deliver
         except sqlite3.Error as exc:
             log.error("cannot journal alert %s (%s): publishing it without a delivery guarantee", alert.id, exc)
-            journaled = False
+            tracked = False
         with self._lock:
             self._rule_states[alert.rule] = True
             if not self._connected:
                 return
             self._publish_rule_state(alert.rule)
-            if journaled:
+            if tracked:
                 self._drain()
             else:
-                payload = json.dumps(alert.to_json(), separators=(",", ":"))
+                now = time.time()
+                payload = alert_payload(alert, now, self._connected_at, now, self._settings.stale_after)
                 for topic in (self._topics.alert, self._topics.rule_alert(alert.rule)):
                     self._client.publish(topic, payload, qos=1)
 
@@ -316,6 +324,10 @@ class MqttSink:
                 for name in self._rule_states:
                     self._publish_rule_state(name)
                 self._sent_upto = 0
+                self._connected_at = time.time()
+                backlog = self._journal.pending_count()
+                if backlog:
+                    log.warning("%s", replay_notice(backlog, self._journal.pending(limit=1)[0].alert))
                 self._drain()
         except Exception:  # an exception escaping a callback would kill paho's network thread
             log.exception("MQTT: error while setting up the connection")
@@ -356,7 +368,8 @@ class MqttSink:
         Called with ``_lock`` held and connected.
         """
         for entry in self._journal.pending(after_seq=self._sent_upto):
-            payload = json.dumps(entry.alert.to_json(), separators=(",", ":"))
+            payload = alert_payload(entry.alert, entry.raised_at, self._connected_at, time.time(),
+                                    self._settings.stale_after)  # fmt: skip
             for topic in (self._topics.alert, self._topics.rule_alert(entry.alert.rule)):
                 started = self._clock()
                 info = self._client.publish(topic, payload, qos=1)
@@ -459,16 +472,17 @@ class MqttSink:
         requested = parse_mode(payload)
         with self._lock:
             if requested is None:
-                shown = payload[:_LOGGED_PAYLOAD]
-                more = f" (+{len(payload) - _LOGGED_PAYLOAD} bytes)" if len(payload) > _LOGGED_PAYLOAD else ""
-                log.warning(
-                    "MQTT: ignored mode request %r%s on %s: expected one of %s; the mode stays %s",
-                    shown,
-                    more,
-                    self._topics.mode_set,
-                    ", ".join(MODES),
-                    self._mode,
-                )
+                report, held = self._mode_warnings.allow()
+                if report:
+                    shown = payload[:_LOGGED_PAYLOAD]
+                    more = f" (+{len(payload) - _LOGGED_PAYLOAD} bytes)" if len(payload) > _LOGGED_PAYLOAD else ""
+                    before = f"; {held} more were ignored without a warning before it" if held else ""
+                    quiet = (f"; further ones are not logged for up to {self._mode_warnings.period:g} s"
+                             if self._mode_warnings.exhausted else "")
+                    log.warning(
+                        "MQTT: ignored mode request %r%s on %s: expected one of %s; the mode stays %s%s%s",
+                        shown, more, self._topics.mode_set, ", ".join(MODES), self._mode, before, quiet,
+                    )  # fmt: skip
                 self._publish_mode()
                 return
             changed = requested != self._mode

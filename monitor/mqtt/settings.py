@@ -49,6 +49,8 @@ class MqttSettings:
     name verification (self-signed test brokers only; logged as a warning).
     ``rule_off_delay`` is Home Assistant's auto-off for the per-rule binary
     sensors: a safety net so a lost ``OFF`` can never leave a sensor stuck on.
+    ``stale_after``: an alert replayed after an outage or a restart that is older than
+    this is still delivered, with ``"stale": true`` in its payload.
     """
 
     host: str
@@ -75,6 +77,7 @@ class MqttSettings:
     state_interval: float = 1.0
     health_interval: float = 10.0
     rule_off_delay: int = 300
+    stale_after: float = 3600.0  # a replayed alert older than this (seconds) is marked "stale"
 
     def __post_init__(self) -> None:
         def fail(what: str) -> None:

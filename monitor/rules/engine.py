@@ -17,9 +17,10 @@ import time
 from dataclasses import replace
 from datetime import datetime
 
-from monitor.alerts import Alert, AlertCleared, WindowRef
+from monitor.alerts import Alert, AlertCleared, WindowRef, position
 from monitor.predictions import Prediction
 from monitor.rules.clock import local_time, zone
+from monitor.rules.message import render
 from monitor.rules.modes import ModeController, ModeState
 from monitor.rules.schema import CompoundRule, Rule, RuleSet, SimpleRule
 from monitor.rules.state import CompoundState, Episode, Evidence, Hit, RuleStatus, SimpleState
@@ -60,6 +61,11 @@ class Engine:
         with self._lock:
             return self._modes.state(time.time() if now is None else now)
 
+    def applies(self, rule: Rule, now: float) -> bool:
+        """Whether ``rule`` applies at Unix time ``now``: its modes and hours."""
+        with self._lock:
+            return _enabled(rule, self._modes.mode(now), local_time(now, self._tz))
+
     # -- evaluation --------------------------------------------------------------
     def process(self, prediction: Prediction) -> list[Event]:
         """Feed one window; returns the alerts and clears it caused, in order."""
@@ -83,7 +89,7 @@ class Engine:
                     if onset is not None:
                         onsets[rule.name] = onset
                     if due is not None:
-                        events.append(self._alert(rule, state, due, mode, p.source, local.tzinfo))
+                        events.append(self._alert(rule, state, due, mode, p, local.tzinfo))
                 else:
                     assert isinstance(rule, CompoundRule)
                     in_episode = any(states[part].episode is not None for part in rule.parts)
@@ -94,7 +100,7 @@ class Engine:
                             if combined is not None:
                                 onsets[rule.name] = combined
                                 if due:
-                                    events.append(self._alert(rule, state, combined, mode, p.source, local.tzinfo))
+                                    events.append(self._alert(rule, state, combined, mode, p, local.tzinfo))
             return events
 
     def finish(self, source: str) -> list[AlertCleared]:
@@ -152,18 +158,21 @@ class Engine:
             events.append(AlertCleared(rule.name, source, ended.alert_id, stream_time, wall_time))
 
     @staticmethod
-    def _alert(rule: Rule, state: State, evidence: Evidence, mode: str, source: str, tz: object) -> Alert:
+    def _alert(rule: Rule, state: State, evidence: Evidence, mode: str, p: Prediction, tz: object) -> Alert:
         peaks = evidence.peaks
         severity = rule.timing.severity[mode]
-        onset_local = local_time(evidence.wall_time, tz)  # type: ignore[arg-type]
-        message = rule.timing.message.format(
+        # Live audio: the local time of the onset. A recording: where in it (its time of day is unknown).
+        when = (f"{position(evidence.onset)} into the recording" if p.recording
+                else local_time(evidence.wall_time, tz).strftime("%H:%M:%S"))  # type: ignore[arg-type]
+        message = render(
+            rule.timing.message,
             rule=rule.name, label=evidence.label, labels=", ".join(peaks), score=evidence.score,
-            severity=severity.value, mode=mode, source=source, time=onset_local.strftime("%H:%M:%S"),
-            onset=evidence.onset)
+            severity=severity.value, mode=mode, source=p.source, time=when, onset=evidence.onset)
         alert = Alert(
             rule=rule.name, label=evidence.label, labels=tuple(peaks), score=evidence.score, severity=severity,
-            mode=mode, source=source, onset=evidence.onset, stream_time=evidence.stream_time,
-            wall_time=evidence.wall_time, message=message, windows=tuple(h.window for h in evidence.hits))
+            mode=mode, source=p.source, onset=evidence.onset, stream_time=evidence.stream_time,
+            wall_time=evidence.wall_time, message=message, windows=tuple(h.window for h in evidence.hits),
+            recording=p.recording)
         state.alerted(alert.id, evidence.stream_time)
         return alert
 

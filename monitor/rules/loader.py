@@ -9,7 +9,6 @@ duplicate names, bad message templates and cycles among compound rules.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from monitor.alerts import Severity
+from monitor.rules.message import template_problem
 from monitor.rules.reader import Reader, did_you_mean
 from monitor.rules.schema import (
     DEFAULT_MESSAGE,
@@ -34,7 +34,8 @@ from monitor.rules.schema import (
     Timing,
 )
 from monitor.rules.units import parse_duration, parse_n_of_m, parse_time_of_day, parse_time_range, parse_weekday
-from monitor.rules.yamlsafe import Problem, RulesError, compose, line_of
+from monitor.rules.yamlsafe import MAX_BYTES, Problem, RulesError, compose, line_of
+from monitor.smallfile import FileRefused, read_small_file
 
 TOP_KEYS = ("version", "timezone", "min_level_dbfs", "mode", "schedule", "groups", "defaults", "rules")
 DEFAULT_KEYS = ("persistence", "for", "cooldown", "clear_after", "severity", "message", "min_level_dbfs")
@@ -44,17 +45,19 @@ COMPOUND_KEYS = COMMON_KEYS + ("sequence", "all_of", "within")
 SCHEDULE_KEYS = ("mode", "days", "from", "to")
 MAX_RULES = 500
 MAX_WINDOWS = 600
+MAX_NAME = 100  # characters; names become MQTT topic levels and entity ids
 DEFAULTS = {"cooldown": 60.0, "clear_after": 10.0}
 
 
 def load_rules(path: Path, labels: Sequence[str], thresholds: Mapping[str, float] | None = None) -> RuleSet:
     """Read and validate a rules file (see :func:`parse_rules`)."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise RulesError(str(path), [Problem(0, "rules file not found", "pass --rules FILE or create rules.yaml")]) from None
-    except OSError as exc:
-        raise RulesError(str(path), [Problem(0, f"cannot read the rules file: {exc.strerror}")]) from None
+        data = read_small_file(path, MAX_BYTES)
+    except FileRefused as exc:
+        if exc.missing:
+            raise RulesError(str(path), [Problem(0, "rules file not found", "pass --rules FILE or create rules.yaml")]) from None
+        raise RulesError(str(path), [Problem(0, f"the rules file {exc}",
+                                             "a rules file is a small YAML text file")]) from None
     return parse_rules(data, str(path), labels, thresholds)
 
 
@@ -99,7 +102,8 @@ class _Builder(Reader):
                 self.problem(root, "no 'rules:' section", "add a list of rules, see the README")
             return None
         rules = self._rules(top["rules"])
-        return RuleSet(rules=rules, default_mode=mode or "home", schedule=schedule, timezone=timezone, path=path)
+        return RuleSet(rules=rules, default_mode=mode or "home", schedule=schedule, timezone=timezone, path=path,
+                       min_level_dbfs=self.min_level)  # fmt: skip
 
     # -- top level ---------------------------------------------------------
     def _timezone(self, node: yaml.Node | None) -> str | None:
@@ -178,6 +182,7 @@ class _Builder(Reader):
             self.problem(node, f"{len(items)} rules, more than the limit of {MAX_RULES}")
             return ()
         names: dict[str, int] = {}
+        topics: dict[str, tuple[str, int]] = {}
         rules: list[Rule] = []
         for item in items:
             compound = isinstance(item, yaml.MappingNode) and any(
@@ -185,7 +190,7 @@ class _Builder(Reader):
             keys = self.mapping(item, "a rule", COMPOUND_KEYS if compound else SIMPLE_KEYS)
             if not keys:
                 continue
-            name = self.text(keys["name"], "rule 'name'") if "name" in keys else None
+            name = self._name(keys["name"]) if "name" in keys else None
             if "name" not in keys:
                 self.problem(item, "rule has no 'name'", "give every rule a unique name")
             elif name is not None and name in names:
@@ -193,10 +198,35 @@ class _Builder(Reader):
                 name = None
             if name is not None:
                 names[name] = line_of(keys["name"])
+                self._topic_level(name, keys["name"], topics)
             rule = self._compound(name, keys, item) if compound else self._simple(name, keys, item)
             if rule is not None:
                 rules.append(rule)
         return self._ordered(rules)
+
+    def _name(self, node: yaml.Node) -> str | None:
+        """A rule name: it becomes an MQTT topic level, a Home Assistant entity and a log field."""
+        name = self.text(node, "rule 'name'")
+        if name is None:
+            return None
+        if len(name) > MAX_NAME:
+            self.problem(node, f"rule name is {len(name)} characters long, more than {MAX_NAME}", "use a short name")
+            return None
+        odd = next((c for c in name if not c.isprintable()), None)
+        if odd is not None:
+            self.problem(node, f"rule name contains the control character {odd!r}", "use letters, digits, '_' and '-'")
+            return None
+        return name
+
+    def _topic_level(self, name: str, node: yaml.Node, seen: dict[str, tuple[str, int]]) -> None:
+        """Report a name whose MQTT topic level another rule already has (the sink could not publish both)."""
+        from monitor.mqtt.topics import rule_id  # lazily: paho loads with the mqtt package, and only the daemon needs it
+
+        level = rule_id(name)
+        other = seen.setdefault(level, (name, line_of(node)))
+        if other[0] != name:
+            self.problem(node, f"rules '{other[0]}' (line {other[1]}) and '{name}' map to the same MQTT topic "
+                               f".../alert/{level}", "rename one: topics keep only letters, digits, '_' and '-'")
 
     def _timing(self, keys: dict[str, yaml.Node]) -> Timing | None:
         modes = frozenset(MODES)
@@ -254,17 +284,9 @@ class _Builder(Reader):
         template = self.scalar(node, "'message'")
         if template is None:
             return None
-        hint = "use {" + "}, {".join(MESSAGE_FIELDS) + "}"
-        try:
-            for _, field, spec, _conv in string.Formatter().parse(template):
-                if field is not None and field not in MESSAGE_FIELDS:
-                    self.problem(node, f"message template uses unknown field '{{{field[:40]}}}'", hint)
-                    return None
-                if spec and ("{" in spec or len(spec) > 20):
-                    raise ValueError("nested or overlong format")
-            template.format(**{f: 0.5 if f in ("score", "onset") else "x" for f in MESSAGE_FIELDS})
-        except (ValueError, TypeError) as exc:
-            self.problem(node, f"message template is not valid: {exc}", hint + ", e.g. {score:.2f}")
+        problem = template_problem(template)
+        if problem is not None:
+            self.problem(node, problem, "use {" + "}, {".join(MESSAGE_FIELDS) + "}, e.g. {score:.2f}")
             return None
         return template
 

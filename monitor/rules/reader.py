@@ -58,7 +58,10 @@ class Reader:
         return True
 
     def problem(self, node: yaml.Node | None, message: str, hint: str = "") -> None:
-        self.problems.append(Problem(line_of(node) if node is not None else 0, message, hint))
+        """Record a problem once: a bad value in ``defaults:`` is read by every rule, but is one mistake."""
+        problem = Problem(line_of(node) if node is not None else 0, message, hint)
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...],
                 free_prefix: str | None = None) -> dict[str, yaml.Node]:

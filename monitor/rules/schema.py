@@ -8,7 +8,6 @@ left out of comparisons), which is how a reload decides whose state to keep.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -123,12 +122,14 @@ class RuleSet:
     schedule: tuple[ScheduleEntry, ...] = ()
     timezone: str | None = None  # IANA name; None = the system's local time zone
     path: str = field(default="<rules>", compare=False)
+    min_level_dbfs: float = DEFAULT_MIN_LEVEL_DBFS  # the file's gate, for rules that set none
 
     @property
     def min_gate_dbfs(self) -> float:
-        """Windows quieter than this cannot fire any rule, so the pipeline may skip their inference."""
+        """Windows quieter than this cannot fire any rule, so the pipeline may skip their inference
+        (with no rules at all, the file's own gate)."""
         gates = [r.min_level_dbfs for r in self.rules if isinstance(r, SimpleRule)]
-        return min(gates) if gates else -math.inf
+        return min(gates) if gates else self.min_level_dbfs
 
     def get(self, name: str) -> Rule | None:
         return next((r for r in self.rules if r.name == name), None)

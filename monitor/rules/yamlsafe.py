@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import yaml
 
 from monitor.errors import UserError
+from monitor.textsafe import printable
 
 MAX_BYTES = 256 * 1024
 MAX_PROBLEMS = 50
@@ -33,11 +34,7 @@ class Problem:
     def format(self, path: str) -> str:
         """One line: text quoted from the file may hold newlines or control characters."""
         where = f"{path}:{self.line}" if self.line else path
-        return _printable(f"{where}: {self.message}" + (f" ({self.hint})" if self.hint else ""))
-
-
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        return printable(f"{where}: {self.message}" + (f" ({self.hint})" if self.hint else ""))
 
 
 class RulesError(UserError):

@@ -62,8 +62,7 @@ class SourceStream:
         self.features = StreamingLogMel(params, history_frames=self._history_frames(params, hop_seconds))
         capacity = max(params.window_samples, int(history_seconds * params.sample_rate)) + params.sample_rate * 6
         self.ring = RingBuffer(capacity, params.sample_rate)
-        self._finished = False
-        self._last_end = 0  # end sample of the newest emitted window
+        self._audio_end: int | None = None  # samples of real audio, once the stream has ended
 
     @staticmethod
     def _history_frames(params: FeatureParams, hop_seconds: float) -> int:
@@ -100,28 +99,37 @@ class SourceStream:
 
     def _ready(self) -> list[WindowData]:
         out = []
+        audio_end = self.ring.end if self._audio_end is None else self._audio_end
         for span in self.windower.ready(self.features.frames_done):
-            samples = self.ring.read(span.start_sample, min(span.end_sample, self.ring.end))
+            # The level is the audio's own: the zero padding after a recording's end is not heard.
+            samples = self.ring.read(span.start_sample, min(span.end_sample, audio_end))
             out.append(WindowData(self.source_id, span, self.ring.time_of(span.start_sample), level_dbfs(samples)))
-            self._last_end = span.end_sample
         return out
 
+    @property
+    def done(self) -> bool:
+        """The stream has ended and every window it will give has been given."""
+        next_start = self.windower.first_frame(self.windower.next_index) * self.params.hop_length
+        return self._audio_end is not None and next_start >= self._audio_end
+
     def finish(self) -> list[WindowData]:
-        """End of stream: flush the resampler and zero-pad until a window covers the last sample."""
-        if self._finished:
+        """End of stream; call until :attr:`done`. The first call flushes the resampler; each later
+        one zero-pads up to the next window. Windows go on until the last one starts at or before
+        the last sample, so every sample is in as many windows as live audio would put it in, and
+        the end of a recording counts as much as its middle. One window per call: its frames are
+        still cached when the caller reads its matrix."""
+        if self._audio_end is None:
+            windows = self._feed(self.resampler.process(np.zeros((0, 1), np.float32), last=True), None)
+            self._audio_end = self.ring.end
+            if self._audio_end < self.params.window_samples:
+                log.warning(
+                    "%s: only %.2f s of audio, shorter than the %.0f-s window: padded with silence",
+                    self.source_id, self._audio_end / self.params.sample_rate, self.params.window_seconds,
+                )  # fmt: skip
+            return windows
+        if self.done:
             return []
-        self._finished = True
-        windows = self._feed(self.resampler.process(np.zeros((0, 1), np.float32), last=True), None)
-        end = self.ring.end
-        if end < self.params.window_samples:
-            log.warning(
-                "%s: only %.2f s of audio, shorter than the %.0f-s window: padded with silence",
-                self.source_id, end / self.params.sample_rate, self.params.window_seconds,
-            )  # fmt: skip
-        # Window starts sit on the frame grid, so "covers" allows one frame of slack.
-        while self._last_end < end - self.params.hop_length or self.windower.next_index == 0:
-            windows += self._feed(np.zeros(max(1, self._next_window_needs() - self.ring.end), np.float32), None)
-        return windows
+        return self._feed(np.zeros(max(1, self._next_window_needs() - self.ring.end), np.float32), None)
 
     def matrix(self, window: WindowData) -> np.ndarray:
         """The window's (n_mels, n_frames) log-mel matrix (valid until the cache moves on)."""

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 12
-    batches_per_epoch: int = 100
+    # Augmented training windows are made once (batches_per_epoch x batch_size of them, label-balanced)
+    # and passed through the frozen lower trunk once; every epoch then revisits them in a new order.
+    epochs: int = 4
+    batches_per_epoch: int = 320
     batch_size: int = 32
-    learning_rate: float = 1e-3  # the head's; the trunk's is trunk_lr_scale times this
+    frozen_blocks: int = 13  # with --init: trunk modules features.0-12 keep AudioSet's weights
+    learning_rate: float = 2e-3  # the head's; the trunk's is trunk_lr_scale times this
     trunk_lr_scale: float = 0.1
     weight_decay: float = 1e-4
     mixup_p: float = 0.3

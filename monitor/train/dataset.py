@@ -104,6 +104,13 @@ def load_dataset(root: Path, label_map: LabelMap) -> Dataset:
     skipped: list[Skipped] = []
     has_manifest = (root / "manifest.csv").is_file()
     rows = _manifest_rows(root, skipped) if has_manifest else _folder_rows(root)
+    if not has_manifest and not rows:
+        loose = sum(1 for p in root.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)
+        raise UserError(
+            f"{root}: {f'{loose} audio files but ' if loose else ''}no clips in <label>/ sub-folders: put each "
+            f"label's clips in a folder named after it ({root}/dog_bark/*.wav, ...) or give a manifest.csv "
+            "(path,label,fold,group)"
+        )
     if not has_manifest:
         # A label folder with no audio in it is worth a line in the report.
         for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):

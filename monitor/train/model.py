@@ -4,9 +4,12 @@ Takes model-input windows (batch, 1, 128, n_frames) from the front end the model
 declares (``KALDI_LOG_32K``); gives raw logits (batch, n_labels) — the runtime
 applies the sigmoid the metadata declares — and the 384-value embedding (the
 trunk's last feature map averaged over frequency and time) that learnt sounds are
-classified from. The pretrained AudioSet head stays attached so training can keep
-the trunk close to what AudioSet taught it (distillation from the frozen original);
-it is not exported.
+classified from. With a pretrained start the first ``frozen_blocks`` trunk modules
+keep AudioSet's weights (they are also the expensive, high-resolution part, so
+training computes them once per training window, see the trainer); the blocks above
+are fine-tuned. The pretrained AudioSet head stays attached so training can keep the
+fine-tuned blocks close to what AudioSet taught them (distillation from the frozen
+original); it is not exported.
 """
 
 from __future__ import annotations
@@ -23,11 +26,15 @@ EMBEDDING_SIZE = 384
 
 
 class SoundTagger(nn.Module):
-    def __init__(self, n_labels: int, init: Path | None = None, dropout: float = 0.2) -> None:
+    def __init__(self, n_labels: int, init: Path | None = None, frozen_blocks: int = 0, dropout: float = 0.2) -> None:
         super().__init__()
         self.net = MobileNetV3()
         if init is not None:
             load_pretrained(self.net, init)
+        self.pretrained = init is not None
+        self.frozen_blocks = frozen_blocks
+        for p in self.net.features[:frozen_blocks].parameters():
+            p.requires_grad_(False)
         hidden = self.net.classifier[2]
         self.head = nn.Sequential(
             nn.Linear(EMBEDDING_SIZE, hidden.out_features), nn.Hardswish(), nn.Dropout(dropout),
@@ -37,40 +44,53 @@ class SoundTagger(nn.Module):
             # AudioSet's own hidden layer is a better start for "which sound is this" than noise.
             self.head[0].load_state_dict(hidden.state_dict())
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.features(x).mean(dim=(2, 3))
+    def lower(self, x: torch.Tensor) -> torch.Tensor:
+        """The frozen modules' output (the input itself when nothing is frozen)."""
+        return self.net.features[: self.frozen_blocks](x)
+
+    def upper(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(our logits, embedding) from the frozen modules' output."""
+        embedding = self.net.features[self.frozen_blocks :](h).mean(dim=(2, 3))
+        return self.head(embedding), embedding
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(our logits, embedding)."""
-        embedding = self.embed(x)
-        return self.head(embedding), embedding
+        return self.upper(self.lower(x))
 
     def audioset_logits(self, embedding: torch.Tensor) -> torch.Tensor:
         """The 527 AudioSet logits of the attached pretrained head."""
-        return self.net.classifier[2:](embedding)
+        return self.net.classify(embedding)
 
     def train(self, mode: bool = True) -> "SoundTagger":
-        """Training mode with the trunk's batch-norm statistics frozen: CPU batches are small
-        and our clips few, and AudioSet's statistics describe real audio better."""
+        """Training mode; a pretrained trunk keeps its batch-norm statistics: CPU batches are
+        small and our clips few, and AudioSet's statistics describe real audio better."""
         super().train(mode)
-        for m in self.net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.eval()
+        if self.pretrained:
+            for m in self.net.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
         return self
 
     def trunk_parameters(self) -> list[nn.Parameter]:
-        return list(self.net.features.parameters())
+        return list(self.net.features[self.frozen_blocks :].parameters())
 
     def head_parameters(self) -> list[nn.Parameter]:
         return list(self.head.parameters()) + list(self.net.classifier.parameters())
 
 
-def frozen_teacher(model: SoundTagger) -> nn.Module:
-    """A copy of the (pretrained, not yet fine-tuned) network that gives the distillation targets."""
-    teacher = copy.deepcopy(model.net).eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return teacher
+class Teacher(nn.Module):
+    """The pretrained network above the frozen modules, frozen: AudioSet logits from ``SoundTagger.lower``'s output."""
+
+    def __init__(self, model: SoundTagger) -> None:
+        super().__init__()
+        self.top = copy.deepcopy(model.net.features[model.frozen_blocks :])
+        self.head = copy.deepcopy(model.net.classifier[2:])
+        self.eval()
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.head(self.top(h).mean(dim=(2, 3)))
 
 
 def count_macs(model: nn.Module, input_shape: tuple[int, int, int]) -> int:

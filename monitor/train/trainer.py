@@ -1,20 +1,24 @@
-"""The training loop: balanced batches of augmented windows, mixup, per-epoch validation.
+"""The training loop: balanced augmented windows made once, then epochs over them, per-epoch validation.
 
 Takes cached features split into training and validation clips and a
 :class:`TrainConfig`; gives the trained :class:`~monitor.train.model.SoundTagger`
 (weights of the epoch with the best validation macro-F1) and the per-epoch history.
 Targets are multi-label (sigmoid per label): an event mixed into a background clip
-is that event *and* the background's label. With a pretrained start, the trunk
-learns at a fraction of the head's rate and, with ``distill`` > 0, the attached
-AudioSet head is held to the frozen original's predictions on the same windows, so
-sounds our data lacks keep the meaning AudioSet gave them. Deterministic for a
-given seed (single-process data generation, fixed thread count).
+is that event *and* the background's label. Training windows (augmented, mixed and
+mixed-up in the input domain, label-balanced) are made once and passed once through
+the frozen lower trunk, with the frozen AudioSet teacher's predictions on them; the
+epochs then train the blocks above and the head on those activations, so the costly
+high-resolution layers are computed once per window instead of once per window per
+epoch. With ``distill`` > 0 the attached AudioSet head is held to the teacher's
+predictions, so sounds our data lacks keep the meaning AudioSet gave them.
+Deterministic for a given seed (single-process data generation, fixed thread count).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +31,23 @@ from monitor.evaluate.clips import EvalSet
 from monitor.train.augment import WindowMaker
 from monitor.train.cache import ClipFeatures
 from monitor.train.config import TrainConfig
-from monitor.train.model import SoundTagger, frozen_teacher
+from monitor.train.model import SoundTagger, Teacher
+
+
+@dataclass
+class Pool:
+    """Training windows after the frozen lower trunk, their targets and the teacher's AudioSet scores."""
+
+    lower: torch.Tensor  # (n, channels, bands, frames) float16
+    targets: torch.Tensor  # (n, n_labels)
+    teacher: torch.Tensor | None  # (n, 527) float16 sigmoid scores
+
+
+def progress(what: str, done: int, total: int, started: float, extra: str = "") -> None:
+    elapsed = time.monotonic() - started
+    bar = "#" * int(20 * done / total)
+    print(f"\r{what} [{bar:<20}] {extra}eta {elapsed / done * (total - done) / 60:.1f} min",
+          end="\n" if done == total else "", file=sys.stderr, flush=True)
 
 
 def predict_torch(model: nn.Module, windows: np.ndarray, batch: int = 64) -> np.ndarray:
@@ -63,9 +83,9 @@ class Trainer:
         torch.manual_seed(config.seed)
         torch.set_num_threads(config.threads)
         self.rng = np.random.default_rng(config.seed)
-        self.model = SoundTagger(len(labels), init)
         self.pretrained = init is not None
-        self.teacher = frozen_teacher(self.model) if self.pretrained and config.distill > 0 else None
+        self.model = SoundTagger(len(labels), init, config.frozen_blocks if self.pretrained else 0)
+        self.teacher = Teacher(self.model) if self.pretrained and config.distill > 0 else None
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Balanced batch: a label (weighted by ``balance``), a source label of it, then a clip."""
@@ -93,25 +113,51 @@ class Trainer:
         target = target * (1 - eps) + eps / 2
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), torch.from_numpy(target)
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        logits, embedding = self.model(x)
-        loss = F.binary_cross_entropy_with_logits(logits, y)
-        if self.teacher is not None:
-            with torch.no_grad():
-                target = torch.sigmoid(self.teacher(x)[0])
+    def make_pool(self) -> Pool:
+        """``batches_per_epoch`` balanced batches, through the frozen lower trunk (and the teacher) once."""
+        n = self.config.batches_per_epoch
+        lower, targets, teacher = [], [], []
+        started = time.monotonic()
+        self.model.eval()
+        with torch.no_grad():
+            for b in range(n):
+                x, y = self.batch()
+                h = self.model.lower(x)
+                lower.append(h.half())
+                targets.append(y)
+                if self.teacher is not None:
+                    teacher.append(torch.sigmoid(self.teacher(h)).half())
+                progress("training windows", b + 1, n, started)
+        return Pool(torch.cat(lower), torch.cat(targets), torch.cat(teacher) if teacher else None)
+
+    def loss(self, pool: Pool, idx: torch.Tensor) -> torch.Tensor:
+        logits, embedding = self.model.upper(pool.lower[idx].float())
+        loss = F.binary_cross_entropy_with_logits(logits, pool.targets[idx])
+        if pool.teacher is not None:
             loss = loss + self.config.distill * F.binary_cross_entropy_with_logits(
-                self.model.audioset_logits(embedding), target)
+                self.model.audioset_logits(embedding), pool.teacher[idx].float())
         return loss
+
+    def val_scores(self, val_lower: torch.Tensor, batch: int = 64) -> np.ndarray:
+        self.model.eval()
+        with torch.no_grad():
+            return np.concatenate([torch.sigmoid(self.model.upper(val_lower[i : i + batch])[0]).numpy()
+                                   for i in range(0, len(val_lower), batch)])
 
     def fit(self, val: EvalSet, log=print) -> list[dict[str, float]]:
         c = self.config
+        pool = self.make_pool()
+        with torch.no_grad():
+            val_lower = torch.cat([self.model.lower(torch.from_numpy(val.windows[i : i + 64][:, None].astype(np.float32)))
+                                   for i in range(0, len(val.windows), 64)])
         trunk_lr = c.learning_rate * (c.trunk_lr_scale if self.pretrained else 1.0)
         opt = torch.optim.AdamW(
             [{"params": self.model.trunk_parameters(), "lr": trunk_lr},
              {"params": self.model.head_parameters(), "lr": c.learning_rate}],
             weight_decay=c.weight_decay,
         )
-        total = c.epochs * c.batches_per_epoch
+        per_epoch = -(-len(pool.targets) // c.batch_size)
+        total = c.epochs * per_epoch
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=[trunk_lr, c.learning_rate], total_steps=total, pct_start=0.15)
         history: list[dict[str, float]] = []
@@ -120,24 +166,17 @@ class Trainer:
         for epoch in range(1, c.epochs + 1):
             self.model.train()
             losses = []
-            for b in range(c.batches_per_epoch):
-                x, y = self.batch()
-                loss = self.loss(x, y)
+            order = torch.from_numpy(self.rng.permutation(len(pool.targets)))
+            epoch_start = time.monotonic()
+            for b in range(per_epoch):
+                loss = self.loss(pool, order[b * c.batch_size : (b + 1) * c.batch_size])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 sched.step()
                 losses.append(float(loss.detach()))
-                done = (epoch - 1) * c.batches_per_epoch + b + 1
-                elapsed = time.monotonic() - start
-                bar = "#" * int(20 * (b + 1) / c.batches_per_epoch)
-                print(
-                    f"\repoch {epoch}/{c.epochs} [{bar:<20}] loss {np.mean(losses):.3f} "
-                    f"eta {elapsed / done * (total - done) / 60:.1f} min",
-                    end="", file=sys.stderr, flush=True,
-                )
-            print(file=sys.stderr)
-            scores = clip_scores(predict_torch(self.model, val.windows), val.clip_of)
+                progress(f"epoch {epoch}/{c.epochs}", b + 1, per_epoch, epoch_start, f"loss {np.mean(losses):.3f} ")
+            scores = clip_scores(self.val_scores(val_lower), val.clip_of)
             f1 = macro_f1(val.targets, scores.argmax(axis=1), len(self.labels))
             acc = float((scores.argmax(axis=1) == val.targets).mean())
             history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_macro_f1": f1, "val_accuracy": acc,

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import threading
 import time
 
 from monitor.alerts import Alert, AlertCleared
 from monitor.audio.source import AudioSource
+from monitor.journal import Journal
 from monitor.model.runner import ModelRunner
 from monitor.pipeline import Pipeline
 from monitor.predictions import Prediction
@@ -48,9 +50,13 @@ HEALTH_SECONDS = 1.0
 
 class LocalFeed:
     def __init__(
-        self, source: AudioSource, model: ModelRunner, engine: Engine, hop_seconds: float = 1.0, note: str = ""
+        self, source: AudioSource, model: ModelRunner, engine: Engine, hop_seconds: float = 1.0, note: str = "",
+        journal: Journal | None = None,
     ) -> None:
+        """``journal``: where its alerts are kept, as ``run`` keeps them (never owed to a broker:
+        the standalone dashboard publishes nothing); closed when the feed ends."""
         self.source = source
+        self.journal = journal
         self.model = model
         self.engine = engine
         self.note = note
@@ -118,6 +124,9 @@ class LocalFeed:
             text = str(exc) or type(exc).__name__
             name = short_source(self.source.id)
             post(FeedEnded(text if name in text else f"{name}: {text}", error=True))
+        finally:
+            if self.journal is not None:
+                self.journal.close()
 
     def _heard(self, prediction: Prediction, seconds: float) -> Heard:
         stream = self.pipeline.streams[prediction.source]
@@ -131,7 +140,19 @@ class LocalFeed:
     def _post_events(self, events: list[Alert | AlertCleared]) -> None:
         assert self._post is not None
         for event in events:
+            self._journal(event)
             self._post(AlertRaised(event) if isinstance(event, Alert) else AlertEnded(event))
+
+    def _journal(self, event: Alert | AlertCleared) -> None:
+        if self.journal is None:
+            return
+        try:
+            if isinstance(event, Alert):
+                self.journal.append(event, deliver=False)
+            else:
+                self.journal.mark_cleared(event.alert_id, event.wall_time)
+        except (sqlite3.Error, OSError) as exc:  # a full disk must not stop the dashboard
+            log.error("%s not journaled: %s", event, exc)
 
     def _post_mode(self, force: bool = False) -> None:
         state = self.engine.mode_state()

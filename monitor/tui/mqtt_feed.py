@@ -178,6 +178,9 @@ class MqttFeed:
         elif topic == t.availability:
             self._daemon = payload.decode("utf-8", "replace") or "unknown"
             self._post_health()
+            with self._lock:
+                states = self._states()
+            post(RulesChanged(states))
         elif mqtt.topic_matches_sub(self._rule_filter, topic):
             self._rule_state(topic.split("/")[-2], payload)
 
@@ -193,13 +196,20 @@ class MqttFeed:
                 self._rules[rid] = payload == b"ON"
             now_on = self._rules.get(rid, False)
             alert = self._last_alert.get(rid)
-            states = tuple(RuleState(name, "active" if on else "idle") for name, on in self._rules.items())
+            states = self._states()
             changed_set = known != (rid in self._rules)
         if changed_set:
             post(self._info())
         post(RulesChanged(states))
         if was_on and not now_on and alert is not None:
             post(AlertEnded(AlertCleared(alert.rule, alert.source, alert.id, 0.0, time.time())))
+
+    def _states(self) -> tuple[RuleState, ...]:
+        """Each rule's state as last published; all "offline" while the daemon is: its retained
+        states are what it said before it went, not what is happening now. Called with the lock held."""
+        if self._daemon == "offline":
+            return tuple(RuleState(name, "offline") for name in self._rules)
+        return tuple(RuleState(name, "active" if on else "idle") for name, on in self._rules.items())
 
     def _cpu_load(self, health: dict[str, object]) -> float | None:
         """``cpu`` if the daemon reports it, else its inference time per second of uptime
@@ -233,8 +243,11 @@ class MqttFeed:
         assert self._post is not None
         h = self._health
         backlog = h.get("backlog")
+        sources = _sources(h)
+        if self._daemon == "offline":  # its last health report is history
+            sources = tuple(SourceHealth(s.source, False, "daemon offline") for s in sources)
         self._post(HealthChanged(HealthReport(
-            sources=_sources(h),
+            sources=sources,
             cpu=self._cpu,
             mqtt=f"{self._connection}, daemon {self._daemon}",
             backlog=int(backlog) if isinstance(backlog, int) else None,

@@ -22,7 +22,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable
 
-from monitor.alerts import Alert, Severity
+from monitor.alerts import Alert, Severity, position
 from monitor.tui.messages import HealthReport, RuleInfo, RuleState
 
 FLOOR_DBFS = -80.0
@@ -340,13 +340,16 @@ class AlertTable(DataTable):  # type: ignore[type-arg]
         self.cleared: set[str] = set()
 
     def on_mount(self) -> None:
-        self.add_columns("time", "rule", "label", "score", "severity")
+        # Severity before the names, so a narrow terminal cuts a long rule name, not the severity.
+        self.add_columns("time", "severity", "rule", "label", "score")
 
     def add_alert(self, alert: Alert) -> bool:
-        """Show ``alert`` on top; False if it is a duplicate (QoS 1 may deliver twice)."""
+        """Show ``alert`` in its place, newest raised first (an alert held for its clip's post-roll or
+        replayed late arrives after newer ones); False if it is a duplicate (QoS 1 may deliver twice)."""
         if any(a.id == alert.id for a in self.alerts):
             return False
-        self.alerts.appendleft(alert)
+        ordered = sorted([*self.alerts, alert], key=_raised_at, reverse=True)
+        self.alerts = deque(ordered, maxlen=MAX_ALERTS)
         known = {a.id for a in self.alerts}
         self.cleared &= known
         self._rebuild()
@@ -364,9 +367,15 @@ class AlertTable(DataTable):  # type: ignore[type-arg]
         self.clear()
         for alert in self.alerts:
             style = "dim" if alert.id in self.cleared else SEVERITY_STYLE.get(alert.severity, "")
-            when = datetime.fromtimestamp(alert.wall_time).strftime("%H:%M:%S")
-            cells = (when, alert.rule, alert.label, f"{alert.score:.2f}", alert.severity.value)
+            when = position(alert.stream_time) if alert.recording else (
+                datetime.fromtimestamp(_raised_at(alert)).strftime("%H:%M:%S"))
+            cells = (when, alert.severity.value, alert.rule, alert.label, f"{alert.score:.2f}")
             self.add_row(*(Text(cell, style=style) for cell in cells), key=alert.id)
+
+
+def _raised_at(alert: Alert) -> float:
+    """When the alert was raised: its onset's time plus the stream seconds until it fired."""
+    return alert.wall_time + (alert.stream_time - alert.onset)
 
 
 class StatusBar(Widget):
