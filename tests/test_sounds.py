@@ -342,3 +342,13 @@ def test_the_daemon_loads_the_sounds_folder_and_a_removed_sound_is_gone_at_the_n
         assert code == 0
     finally:
         daemon.close()
+
+
+def test_under_a_model_without_embedding_a_learnt_sound_is_left_out_with_a_warning(tmp_path, tiny_model):
+    sounds = tmp_path / "sounds"
+    save_sound(sounds, a_sound(name="doorbell"))
+    result = run_cli("classify", str(room(tmp_path / "room.wav", 5.0)), "--model", str(tiny_model),
+                     "--sounds-dir", str(sounds), "--json")
+    assert result.returncode == 0, result.stderr
+    assert "doorbell.sound.json: the model has no embedding output" in result.stderr
+    assert set(json.loads(result.stdout.splitlines()[0])["scores"]) == {"low", "mid", "high"}
