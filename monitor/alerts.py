@@ -32,11 +32,14 @@ class WindowRef:
 class Alert:
     """A rule fired.
 
-    ``onset`` is the stream time (seconds since the source started) of the first
-    triggering window's start; ``stream_time`` is the stream time at which the alert
-    fired (the end of the window that completed the rule); ``wall_time`` is the Unix
-    time of the onset (for a ``recording``, about when that part was read: a recording has
-    no time of day of its own). ``id`` is unique and stable so consumers can drop duplicates.
+    ``onset`` is the stream time (seconds since the source started) at which the sound
+    is estimated to have begun, inside the first triggering window (see
+    :mod:`monitor.onset`; alerts journaled before that estimate carry that window's
+    start); ``windows`` keeps each triggering window's start and end. ``stream_time`` is
+    the stream time at which the alert fired (the end of the window that completed the
+    rule); ``wall_time`` is the Unix time of the onset (for a ``recording``, about when
+    that part was read: a recording has no time of day of its own). ``id`` is unique and
+    stable so consumers can drop duplicates.
     """
 
     rule: str

@@ -168,4 +168,5 @@ class Pipeline:
                 scores={} if row is None else dict(zip(labels, map(float, row))),
                 skipped=row is None,
                 recording=self._recording[w.source],
+                envelope=w.envelope,
             )

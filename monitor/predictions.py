@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from monitor.onset import LevelEnvelope
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -18,6 +20,9 @@ class Prediction:
     model label to a score in [0, 1]; it is empty when inference was skipped
     because the window was below the level gate (``skipped`` is then True).
     ``recording``: the source is a recorded file, whose times are positions in it.
+    ``envelope`` is the level of the window's audio frame by frame (where in the window a
+    sound began, see :mod:`monitor.onset`); None when the windows come from elsewhere
+    (an alert's onset is then its first window's start).
     """
 
     source: str
@@ -28,6 +33,7 @@ class Prediction:
     scores: dict[str, float] = field(default_factory=dict)
     skipped: bool = False
     recording: bool = False
+    envelope: LevelEnvelope | None = field(default=None, compare=False, repr=False)
 
     def top(self, n: int = 3) -> list[tuple[str, float]]:
         """The ``n`` highest-scoring labels, best first."""

@@ -9,7 +9,9 @@ from monitor.errors import UserError
 from monitor.evaluate.clip_metrics import (
     best_threshold, clip_scores, collapse, confusion, macro_f1, per_class, threshold_scores,
 )
-from monitor.evaluate.events import Detection, Event, background_hours, match, merge, read_annotations, write_annotations
+from monitor.evaluate.events import (
+    Detection, Event, LabelResult, background_hours, match, merge, read_annotations, write_annotations,
+)
 from monitor.evaluate.report import clip_report
 
 
@@ -61,6 +63,20 @@ def test_a_detection_inside_an_event_is_a_hit_with_its_latency():
     assert r.latencies == [pytest.approx(0.6)]
     assert hit == [True, False]
     assert r.recall == 0.5
+
+
+def test_a_hit_scores_its_estimated_onset_against_the_annotated_one():
+    events = [Event(10.0, 11.0, "glass"), Event(40.0, 42.0, "glass"), Event(60.0, 62.0, "glass")]
+    detections = [Detection("glass", 11.5, onset=10.3), Detection("glass", 41.0, onset=38.9), Detection("glass", 61.0)]
+    a, _ = match(events, detections)
+    b, _ = match([Event(5.0, 6.0, "glass")], [Detection("glass", 6.0, onset=5.5)])
+    r = merge([a, b])["glass"]
+    # The third alert had no estimate: a hit with a latency, but no onset error.
+    assert r.latencies == [pytest.approx(1.5), pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0)]
+    assert r.onset_errors == [pytest.approx(0.3), pytest.approx(-1.1), pytest.approx(0.5)]
+    assert r.median_onset_error == pytest.approx(0.3)
+    assert r.onsets_within == pytest.approx(2 / 3)  # 0.5 s off still counts
+    assert LabelResult("dog").onsets_within is None and LabelResult("dog").median_onset_error is None
 
 
 def test_a_detection_of_the_wrong_label_is_a_false_alarm_and_a_miss():

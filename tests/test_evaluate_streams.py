@@ -83,7 +83,12 @@ def test_evaluate_streams_scores_recall_false_alarms_and_latency(tmp_path, model
     row = next(line for line in report.splitlines() if line.startswith("| high |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1:3] == ["2", "1.000"]  # events, recall
-    assert float(cells[-1]) == pytest.approx(0.5, abs=0.05)  # first window ending after the onset
+    latency, onset_error, within = cells[-3:]
+    assert float(latency) == pytest.approx(0.5, abs=0.05)  # first window ending after the onset
+    # That window began 4.5 s before the burst; the alert's onset is the burst's start.
+    assert abs(float(onset_error)) <= 0.1 and within == "1.00"
+    assert "Onset error over all detected events" in report and "1.00** within ±0.5 s (2 events)" in report
+    assert "median onset error" in result.stdout
 
 
 def test_evaluate_streams_without_sidecars_is_a_one_line_error(tmp_path, model):

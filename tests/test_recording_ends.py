@@ -63,9 +63,10 @@ def test_a_recordings_alerts_are_placed_by_position_never_in_the_future(tmp_path
     ended = time.time()
     assert ran.returncode == 0, ran.stderr
     (alert,) = [line for line in ran.stdout.splitlines() if line.startswith("ALERT")]
-    assert "low_sound at 0:00:4" in alert and alert.endswith("into the recording")  # the window starting ~46-50 s
+    # Placed where the tone begins (50 s, to the frame), not where its first window began (~46-50 s).
+    assert alert.endswith(("low_sound at 0:00:49 into the recording", "low_sound at 0:00:50 into the recording"))
     listed = run_cli("alerts", "--state-dir", str(state))
     header, row = listed.stdout.splitlines()
-    assert header.split()[:2] == ["time", "source"] and row.startswith("0:00:4") and " in recording  hour.wav " in row
+    assert header.split()[:2] == ["time", "source"] and row.startswith(("0:00:49", "0:00:50")) and " in recording  hour.wav " in row
     (record,) = [json.loads(line) for line in run_cli("alerts", "--json", "--state-dir", str(state)).stdout.splitlines()]
     assert record["recording"] is True and record["wall_time"] <= ended

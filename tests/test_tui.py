@@ -119,6 +119,7 @@ def test_selecting_an_alert_shows_its_details_and_saves_its_clip(tmp_path: Path,
             assert isinstance(app.screen, AlertDetail)
             text = str(app.screen.query_one("#alert-detail").render())
             assert str(clip) in text and "glass_break" in text and "critical" in text
+            assert "sound began 10.00 s, fired 12.00 s, 1 windows 10.00–15.00 s" in text
             await pilot.press("s")
             assert (tmp_path / "saved" / "glass_break-x1.flac").read_bytes() == b"evidence"
             await pilot.press("escape")

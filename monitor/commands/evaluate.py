@@ -7,7 +7,8 @@
   folds (events inserted into background at -6/0/+6 dB) into DIR and score them.
 - ``evaluate --streams DIR``: event level on recordings with ``<name>.csv`` sidecars
   (onset_s,offset_s,label): each runs through the streaming pipeline and the rule
-  engine; event recall, false alarms per hour, onset-to-alert latency.
+  engine; event recall, false alarms per hour, onset-to-alert latency and the
+  error of the alerts' estimated onsets.
 Needs no PyTorch.
 """
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.make_streams:
         streams = make_streams(args, runner, label_map, ignore)
     if streams is not None:
-        from monitor.evaluate.streams import evaluate_streams, latency_summary
+        from monitor.evaluate.streams import evaluate_streams, latency_summary, onset_summary
 
         rules = None
         if args.rules:
@@ -85,9 +86,11 @@ def run(args: argparse.Namespace) -> int:
             rules = load_rules(args.rules, runner.labels, runner.metadata.thresholds)
         report = evaluate_streams(runner, streams, args.hop, ignore, rules, args.mode, log=lambda m: print(m, flush=True))
         text = report.markdown()
-        lat = latency_summary(report)
+        lat, onset = latency_summary(report), onset_summary(report)
+        placed = "" if onset is None else f", median onset error {onset[0]:+.2f} s ({onset[1]:.0%} within ±0.5 s)"
         print(f"event level: {report.recordings} recordings, {report.hours:.2f} h background, "
-              f"{report.false_alarms_per_hour():.2f} false alarms/h, median latency {lat if lat is None else round(lat, 2)} s")
+              f"{report.false_alarms_per_hour():.2f} false alarms/h, median latency {lat if lat is None else round(lat, 2)} s"
+              + placed)
         parts.append(text)
     out = args.report_dir / "report.md"
     out.write_text("\n".join(parts))

@@ -1,12 +1,13 @@
 """Event-level scoring of detections against annotated events (DCASE 2017 task 2 style).
 
 Takes reference events (onset, offset, label) and detections (label, time the alert
-was raised); gives per-label event recall, false alarms per hour and
-onset-to-alert latency. A detection matches a reference event of the same label
+was raised, the alert's estimated onset); gives per-label event recall, false alarms
+per hour, onset-to-alert latency and onset error. A detection matches a reference event of the same label
 if it is raised between the event's onset and its offset plus ``tolerance``
 seconds (the window still holds the event for a while after it ends); each
 reference event is matched at most once, by its earliest detection. Every other
-detection of a label is a false alarm. Latency = alert time - onset.
+detection of a label is a false alarm. Latency = alert time - onset; onset error =
+the alert's estimated onset - the annotated onset.
 """
 
 from __future__ import annotations
@@ -29,10 +30,15 @@ class Event:
     ebr_db: float | None = None  # event-to-background ratio, known for synthetic mixtures
 
 
+# An estimated onset this close to the annotated one places the event (issue 11's target).
+ONSET_TOLERANCE = 0.5
+
+
 @dataclass(frozen=True)
 class Detection:
     label: str
     time: float  # stream time at which the alert was raised
+    onset: float | None = None  # the alert's estimated onset (stream time), when it has one
 
 
 @dataclass
@@ -42,6 +48,7 @@ class LabelResult:
     detected: int = 0
     false_alarms: int = 0
     latencies: list[float] = field(default_factory=list)
+    onset_errors: list[float] = field(default_factory=list)  # estimated - annotated onset, per detected event
 
     @property
     def recall(self) -> float:
@@ -50,6 +57,17 @@ class LabelResult:
     @property
     def median_latency(self) -> float | None:
         return float(np.median(self.latencies)) if self.latencies else None
+
+    @property
+    def median_onset_error(self) -> float | None:
+        return float(np.median(self.onset_errors)) if self.onset_errors else None
+
+    @property
+    def onsets_within(self) -> float | None:
+        """Share of detected events whose estimated onset is within ONSET_TOLERANCE of the annotated one."""
+        if not self.onset_errors:
+            return None
+        return float(np.mean(np.abs(self.onset_errors) <= ONSET_TOLERANCE))
 
 
 def match(events: list[Event], detections: list[Detection], tolerance: float = 5.0) -> tuple[dict[str, LabelResult], list[bool]]:
@@ -76,6 +94,8 @@ def match(events: list[Event], detections: list[Detection], tolerance: float = 5
             matched.add(hit)
             results[d.label].detected += 1
             results[d.label].latencies.append(d.time - events[hit].onset)
+            if d.onset is not None:
+                results[d.label].onset_errors.append(d.onset - events[hit].onset)
     out = {}
     for label, r in results.items():
         r.label = label
@@ -93,6 +113,7 @@ def merge(parts: list[dict[str, LabelResult]]) -> dict[str, LabelResult]:
             t.detected += r.detected
             t.false_alarms += r.false_alarms
             t.latencies += r.latencies
+            t.onset_errors += r.onset_errors
     return total
 
 

@@ -5,7 +5,8 @@ Takes a folder of recordings, each with a ``<name>.csv`` sidecar of
 recording through the real streaming pipeline (file source, windows every hop,
 batched model) and the rule engine, and gives an :class:`EventReport`: per-label
 event recall (overall and per event-to-background ratio), false alarms per hour
-of background and onset-to-alert latency (alert stream time - event onset).
+of background, onset-to-alert latency (alert stream time - event onset) and onset
+error (the alert's estimated onset - event onset).
 Without a rules file, every alert label gets a plain rule (the model's threshold,
 1 window of 1, no cooldown), which measures the detector itself.
 """
@@ -21,7 +22,9 @@ import numpy as np
 from monitor.alerts import Alert
 from monitor.audio.open import open_source
 from monitor.errors import UserError
-from monitor.evaluate.events import Detection, LabelResult, background_hours, match, merge, read_annotations
+from monitor.evaluate.events import (
+    ONSET_TOLERANCE, Detection, LabelResult, background_hours, match, merge, read_annotations,
+)
 from monitor.model.runner import ModelRunner
 from monitor.pipeline import Pipeline
 from monitor.rules.engine import Engine
@@ -55,20 +58,28 @@ class EventReport:
             f"({sum(r.false_alarms for r in self.results.values())} in total).",
             "",
             "| label | events | recall | " + " | ".join(f"recall @ {e:+g} dB" for e in ebrs)
-            + " | false alarms | FA / h | median latency (s) |",
-            "|---|---:|---:|" + "---:|" * len(ebrs) + "---:|---:|---:|",
+            + " | false alarms | FA / h | median latency (s) | median onset error (s) | onset within ±0.5 s |",
+            "|---|---:|---:|" + "---:|" * len(ebrs) + "---:|---:|---:|---:|---:|",
         ]
         for label in sorted(self.results):
             r = self.results[label]
             per = self.recall_by_ebr.get(label, {})
             cells = [f"{per[e][0] / per[e][1]:.2f} ({per[e][1]})" if e in per and per[e][1] else "-" for e in ebrs]
-            lat = r.median_latency
+            lat, err, within = r.median_latency, r.median_onset_error, r.onsets_within
             lines.append(
                 f"| {label} | {r.events} | {r.recall:.3f} | " + " | ".join(cells)
-                + f" | {r.false_alarms} | {self.false_alarms_per_hour(label):.2f} | {'-' if lat is None else f'{lat:.2f}'} |"
+                + f" | {r.false_alarms} | {self.false_alarms_per_hour(label):.2f} | {_cell(lat, '.2f')}"
+                + f" | {_cell(err, '+.2f')} | {_cell(within, '.2f')} |"
             )
+        errors = [x for r in self.results.values() for x in r.onset_errors]
+        if errors:
+            lines += ["", f"Onset error over all detected events: median **{np.median(errors):+.2f} s**, "
+                      f"median absolute {np.median(np.abs(errors)):.2f} s, "
+                      f"**{np.mean(np.abs(errors) <= ONSET_TOLERANCE):.2f}** within ±{ONSET_TOLERANCE:g} s "
+                      f"({len(errors)} events)."]
         lines += ["", "An event counts as detected if an alert of its label is raised between its onset and 5 s after "
-                  "its offset; latency = alert stream time - onset. Every other alert is a false alarm.", ""]
+                  "its offset; latency = alert stream time - onset; onset error = the alert's estimated onset - the "
+                  "annotated onset. Every other alert is a false alarm.", ""]
         return "\n".join(lines)
 
 
@@ -103,7 +114,7 @@ def run_recording(runner: ModelRunner, audio: Path, rules: RuleSet, hop_seconds:
     found, end = [], 0.0
     for prediction in pipeline.run():
         end = max(end, prediction.end)
-        found += [Detection(e.label, e.stream_time) for e in engine.process(prediction) if isinstance(e, Alert)]
+        found += [Detection(e.label, e.stream_time, e.onset) for e in engine.process(prediction) if isinstance(e, Alert)]
     engine.finish(source.id)
     return found, end
 
@@ -145,3 +156,15 @@ def evaluate_streams(
 def latency_summary(report: EventReport) -> float | None:
     lat = [x for r in report.results.values() for x in r.latencies]
     return float(np.median(lat)) if lat else None
+
+
+def onset_summary(report: EventReport) -> tuple[float, float] | None:
+    """(median onset error, share within ±ONSET_TOLERANCE) over all detected events, or None."""
+    errors = [x for r in report.results.values() for x in r.onset_errors]
+    if not errors:
+        return None
+    return float(np.median(errors)), float(np.mean(np.abs(errors) <= ONSET_TOLERANCE))
+
+
+def _cell(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)

@@ -196,4 +196,4 @@ def _hit(rule: SimpleRule, p: Prediction) -> Hit | None:
              if label in p.scores and p.scores[label] >= rule.thresholds[label]}
     if not above:
         return None
-    return Hit(WindowRef(p.start, p.end, max(above.values())), p.wall_time, above)
+    return Hit(WindowRef(p.start, p.end, max(above.values())), p.wall_time, above, p.envelope)

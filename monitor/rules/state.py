@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from monitor.alerts import WindowRef
+from monitor.onset import LevelEnvelope, estimate_onset
 from monitor.rules.schema import CompoundRule, SimpleRule
 
 # A sound that goes on for hours must not grow a rule's memory: a 'for:' rule keeps
@@ -32,22 +34,30 @@ class Hit:
     window: WindowRef
     wall_time: float
     scores: dict[str, float]  # labels above threshold -> score
+    envelope: LevelEnvelope | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """What fired a rule: the windows, their peak score and labels, and the onset."""
+    """What fired a rule: the windows, their peak score and labels, and the onset.
+
+    The onset is estimated inside the first window (its level envelope's strongest rise,
+    :mod:`monitor.onset`): that window is the first to score, so the sound began in it.
+    """
 
     hits: tuple[Hit, ...]
     stream_time: float  # end of the window that completed the condition
 
-    @property
+    @cached_property
     def onset(self) -> float:
-        return self.hits[0].window.start
+        first = self.hits[0]
+        return estimate_onset(first.envelope, first.window.start, first.window.end)
 
     @property
     def wall_time(self) -> float:
-        return self.hits[0].wall_time
+        """Unix time of the onset."""
+        first = self.hits[0]
+        return first.wall_time + (self.onset - first.window.start)
 
     @property
     def peaks(self) -> dict[str, float]:
@@ -272,5 +282,5 @@ def _merge_hits(chain: list[Evidence]) -> tuple[Hit, ...]:
             else:
                 scores = {**old.scores, **{k: max(v, old.scores.get(k, 0.0)) for k, v in hit.scores.items()}}
                 merged[key] = Hit(WindowRef(old.window.start, old.window.end, max(old.window.score, hit.window.score)),
-                                  old.wall_time, scores)
+                                  old.wall_time, scores, old.envelope)
     return tuple(merged[k] for k in sorted(merged))

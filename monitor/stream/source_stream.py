@@ -2,9 +2,10 @@
 
 Takes :class:`~monitor.audio.source.AudioBlock` records from one source; gives
 :class:`WindowData` (the window's span, wall-clock time, level in dBFS and, on
-request, its log-mel matrix) as soon as each window's frames are complete. Holds
+request, its log-mel matrix) as soon as each window's frames are complete, with the
+level envelope of its audio (where in it a sound began, :mod:`monitor.onset`). Holds
 the source's model-rate ring buffer (history for levels and evidence clips), its
-resampler, its incremental feature extractor and its windower.
+resampler, its incremental feature extractor, its frame levels and its windower.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from monitor.audio.resample import MonoResampler
 from monitor.audio.source import AudioBlock
 from monitor.features.logmel import StreamingLogMel
 from monitor.features.params import FeatureParams
+from monitor.onset import RISE_BEFORE, LevelEnvelope
+from monitor.stream.levels import FrameLevels
 from monitor.stream.ring import RingBuffer
 from monitor.stream.windower import WindowSpan, Windower
 
@@ -33,6 +36,7 @@ class WindowData:
     span: WindowSpan
     wall_time: float
     level_dbfs: float
+    envelope: LevelEnvelope  # from RISE_BEFORE before the window's start (where held) to its end
 
 
 def level_dbfs(samples: np.ndarray) -> float:
@@ -62,6 +66,7 @@ class SourceStream:
         self.features = StreamingLogMel(params, history_frames=self._history_frames(params, hop_seconds))
         capacity = max(params.window_samples, int(history_seconds * params.sample_rate)) + params.sample_rate * 6
         self.ring = RingBuffer(capacity, params.sample_rate)
+        self.levels = FrameLevels(params.sample_rate, capacity / params.sample_rate)  # as much as the ring holds
         self._audio_end: int | None = None  # samples of real audio, once the stream has ended
 
     @staticmethod
@@ -100,10 +105,19 @@ class SourceStream:
     def _ready(self) -> list[WindowData]:
         out = []
         audio_end = self.ring.end if self._audio_end is None else self._audio_end
-        for span in self.windower.ready(self.features.frames_done):
+        spans = self.windower.ready(self.features.frames_done)
+        if spans:
+            # Frame levels catch up from the ring once per window, not per block: a live source's
+            # blocks can be a few ms long, and each call has a fixed cost.
+            self.levels.feed(self.ring.read(self.levels.samples_seen, self.ring.end))
+        for span in spans:
             # The level is the audio's own: the zero padding after a recording's end is not heard.
             samples = self.ring.read(span.start_sample, min(span.end_sample, audio_end))
-            out.append(WindowData(self.source_id, span, self.ring.time_of(span.start_sample), level_dbfs(samples)))
+            # A little audio before the window gives a rise at its very start something to compare with.
+            envelope = self.levels.envelope(span.start_sample - round(RISE_BEFORE * span.sample_rate),
+                                            min(span.end_sample, audio_end))
+            out.append(WindowData(self.source_id, span, self.ring.time_of(span.start_sample), level_dbfs(samples),
+                                  envelope))
         return out
 
     @property

@@ -89,7 +89,8 @@ class AlertDetail(ModalScreen[None]):
         row("mode", a.mode)
         row("source", a.source)
         row("heard at", datetime.fromtimestamp(a.wall_time).strftime("%Y-%m-%d %H:%M:%S"))
-        row("stream", f"onset {a.onset:.2f} s, fired {a.stream_time:.2f} s, {len(a.windows)} windows")
+        windows = f"{len(a.windows)} windows" + (f" {a.windows[0].start:.2f}–{a.windows[-1].end:.2f} s" if a.windows else "")
+        row("stream", f"sound began {a.onset:.2f} s, fired {a.stream_time:.2f} s, {windows}")
         row("state", "cleared" if self.cleared else "active")
         if a.clip_path:
             exists = Path(a.clip_path).exists()
