@@ -141,6 +141,9 @@ def learn(runner: ModelRunner, name: str, paths: list[Path], backgrounds: list[n
     if recall < 0.8:
         notes.append(f"leave-one-out recall is only {recall:.2f}: add more examples, recorded where the sound "
                      "will be heard, and a --background recording of the room")
+    if fa > 1.0:
+        notes.append(f"about {fa:.1f} false alarms per hour on the background: some background sounds like it; "
+                     "pass --background recordings of the room, or use persistence (e.g. '2 of 3') in its rule")
     weights, bias = _fit(windows, np.ones(len(windows.positives), bool), np.ones(len(windows.negatives), bool))
     learnt = {"examples": [str(e.path) for e in examples],
               "skipped": [f"{s.path}: {s.reason}" for s in skipped],
