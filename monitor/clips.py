@@ -71,7 +71,10 @@ class ClipRecorder:
         self._pending: list[_Pending] = []
         self._windows: dict[str, deque[_Window]] = {}
         self._latest: dict[str, float] = {}  # newest window end per source (stream seconds)
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)  # clips may hold private audio
+        try:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)  # clips may hold private audio
+        except OSError as exc:  # a full disk: alerts still go out, each logged as clip_failed
+            log.warning("event=clips_unavailable path=%s reason=%r", directory, exc.strerror or str(exc))
 
     @staticmethod
     def history_seconds(settings: ClipsConfig) -> float:

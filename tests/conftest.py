@@ -12,6 +12,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from daemon_support import DaemonProcess  # noqa: E402
+from notify_socket import NotifySocket  # noqa: E402
 from tiny_model import make_tiny_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,3 +31,20 @@ def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None)
     return subprocess.run(
         [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=timeout, env=full_env
     )
+
+
+@pytest.fixture
+def notify(tmp_path):
+    """A real unix datagram socket standing in for systemd's $NOTIFY_SOCKET."""
+    sock = NotifySocket(tmp_path / "notify")
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def daemons():
+    """Daemon processes a test started; killed at the end if still running."""
+    started: list[DaemonProcess] = []
+    yield started
+    for daemon in started:
+        daemon.close()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -111,3 +113,45 @@ class DaemonProcess:
             self.process.kill()
             self.process.wait(10)
         self._log.close()
+
+
+class LiveStream:
+    """A live source for the daemon: ``url`` (a FIFO) plays ``audio`` in real time, looping, as a
+    camera would; when the reader goes away (the daemon killed), it waits for the next one."""
+
+    def __init__(self, fifo: Path, audio: np.ndarray, rate: int = RATE) -> None:
+        os.mkfifo(fifo)
+        self.url = f"file://{fifo}"
+        self._fifo, self._audio, self._rate = fifo, audio.astype("<f4"), rate
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        block = self._rate // 10
+        while not self._stop.is_set():
+            try:
+                with open(self._fifo, "wb", buffering=0) as pipe:  # blocks until a reader opens it
+                    pipe.write(wav_stream_header(self._rate))
+                    start, sent = time.monotonic(), 0
+                    while not self._stop.is_set():
+                        offset = (sent * block) % (len(self._audio) - block)
+                        pipe.write(self._audio[offset : offset + block].tobytes())
+                        sent += 1
+                        time.sleep(max(0.0, start + sent * 0.1 - time.monotonic()))
+            except OSError:  # the reader went away: wait for the next one
+                time.sleep(0.1)
+
+    def close(self) -> None:
+        self._stop.set()
+        try:  # release a writer blocked in open()
+            os.close(os.open(self._fifo, os.O_RDONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        self._thread.join(5)
+
+
+def wav_stream_header(rate: int) -> bytes:
+    """A streaming WAV header (float32 mono, sizes unknown)."""
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
+    return b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", 0xFFFFFFFF)

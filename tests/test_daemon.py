@@ -16,26 +16,10 @@ import pytest
 import soundfile
 
 from conftest import run_cli
-from daemon_support import RATE, RULES, DaemonProcess, scene, write_config
+from daemon_support import RATE, RULES, DaemonProcess, scene, wav_stream_header, write_config
 from monitor.journal import Journal, journal_path
-from notify_socket import NotifySocket
 from signals import noise
 from tiny_model import nan_model
-
-
-@pytest.fixture
-def notify(tmp_path):
-    sock = NotifySocket(tmp_path / "notify")
-    yield sock
-    sock.close()
-
-
-@pytest.fixture
-def daemons():
-    started: list[DaemonProcess] = []
-    yield started
-    for daemon in started:
-        daemon.close()
 
 
 def test_ready_watchdog_reload_clip_and_clean_stop(tmp_path, tiny_model, notify, daemons):
@@ -99,12 +83,6 @@ def test_ready_watchdog_reload_clip_and_clean_stop(tmp_path, tiny_model, notify,
     assert "Traceback" not in daemon.log()
 
 
-def wav_header(rate: int) -> bytes:
-    """A streaming WAV header (float32 mono, sizes unknown)."""
-    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
-    return b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", 0xFFFFFFFF)
-
-
 def test_watchdog_pings_stop_when_the_pipeline_stalls(tmp_path, tiny_model, notify, daemons):
     fifo = tmp_path / "live.fifo"
     os.mkfifo(fifo)
@@ -113,7 +91,7 @@ def test_watchdog_pings_stop_when_the_pipeline_stalls(tmp_path, tiny_model, noti
 
     def writer() -> None:
         with open(fifo, "wb", buffering=0) as pipe:  # blocks until ffmpeg opens the FIFO
-            pipe.write(wav_header(RATE))
+            pipe.write(wav_stream_header(RATE))
             block = noise(0.1, RATE, -40.0)
             start = time.monotonic()
             sent = 0

@@ -1,12 +1,14 @@
 """The ffmpeg source decodes files and streams, and comes back after ffmpeg dies."""
 
 import shutil
+import socket
+import threading
 import time
 
 import numpy as np
 import pytest
 
-from monitor.audio.ffmpeg import FfmpegSource
+from monitor.audio.ffmpeg import NO_AUDIO_GRACE, FfmpegSource
 from monitor.errors import AudioInputError
 from signals import rms_dbfs, tone, write
 
@@ -58,6 +60,54 @@ def test_a_killed_ffmpeg_is_restarted_and_audio_keeps_flowing(tmp_path):
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(AudioInputError, match="no such file"):
         FfmpegSource(str(tmp_path / "nothing.wav"), RATE)
+
+
+class SilentServer:
+    """An HTTP server on loopback that answers ``200 audio/wav`` and then sends nothing."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}/live.wav"
+        self._clients: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            client.recv(4096)
+            client.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\n\r\n")
+            self._clients.append(client)  # held open, silent
+
+    def close(self) -> None:
+        self._sock.close()
+        for client in self._clients:
+            client.close()
+
+
+def test_a_stream_that_connects_but_sends_nothing_is_down_and_says_no_audio(caplog):
+    server = SilentServer()
+    source = FfmpegSource(server.url, RATE, stall_seconds=4)
+    source.start()
+    try:
+        deadline = time.monotonic() + 2
+        while source.stats().status != "connecting" and time.monotonic() < deadline:
+            time.sleep(0.02)  # until the reader thread has started ffmpeg
+        assert source.stats().ok and source.stats().status == "connecting"
+        time.sleep(NO_AUDIO_GRACE + 0.5)
+        stats = source.stats()
+        assert not stats.ok and stats.status.startswith("no audio for "), stats.status
+        deadline = time.monotonic() + 10
+        while "ffmpeg stopped" not in caplog.text and time.monotonic() < deadline:
+            source.read()  # read() notices the stall and kills ffmpeg
+            time.sleep(0.1)
+    finally:
+        source.stop()
+        server.close()
+    assert "ffmpeg stopped (no audio for 4 s)" in caplog.text
 
 
 @pytest.mark.parametrize("rate", [100, 1_000_000])

@@ -164,3 +164,30 @@ def test_only_the_exact_mode_names_are_accepted(payload):
 def test_decorated_mode_names_are_rejected(mode, decoration, upper):
     text = (mode.upper() if upper else mode) + decoration
     assert parse_mode(text.encode()) == (mode if text == mode else None)
+
+
+def test_the_default_client_id_is_unique_per_state_directory_and_an_explicit_one_is_kept(tmp_path):
+    from monitor.mqtt.settings import for_state_dir
+
+    s = MqttSettings("broker.lan", node_id="kitchen")
+    one, other = for_state_dir(s, tmp_path / "a"), for_state_dir(s, tmp_path / "b")
+    assert one.client_id.startswith("sound-monitor-kitchen-") and one.client_id != other.client_id
+    assert for_state_dir(s, tmp_path / "a").client_id == one.client_id  # stable across restarts
+    explicit = MqttSettings("broker.lan", node_id="kitchen", client_id="my-monitor")
+    assert for_state_dir(explicit, tmp_path / "a").client_id == "my-monitor"
+
+
+@pytest.mark.parametrize("field", ["topic_prefix", "client_id"])
+def test_a_topic_prefix_or_client_id_mqtt_cannot_carry_is_refused(field):
+    with pytest.raises(UserError, match=f"{field} is 70000 bytes long; at most 200"):
+        MqttSettings("broker.lan", **{field: "x" * 70_000})
+
+
+def test_config_check_refuses_an_overlong_prefix_in_one_line(tmp_path):
+    from conftest import run_cli
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"sources: [{{id: a, mic: default}}]\nmqtt: {{host: b.lan, topic_prefix: {'p' * 70_000}}}\n")
+    result = run_cli("config", "--check", str(config))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "topic_prefix is 70000 bytes long" in result.stderr

@@ -130,3 +130,12 @@ def test_tls_subscriber_sees_the_retained_birth_message(tls_broker, pki, tmp_pat
         watcher = Subscriber(tls_broker, T.availability, ca_certs=pki["ca"], credentials=(USER, PASSWORD))
         assert watcher.wait_for(lambda s: s.last_payload(T.availability) == b"online")
         watcher.close()
+
+
+def test_plain_mqtt_to_a_tls_port_is_reported_within_the_connect_timeout(tls_broker, tmp_path, caplog):
+    settings = fast_settings(tls_broker, connect_timeout=2.0, username=USER, password=PASSWORD)
+    assert not settings.tls
+    with Journal(tmp_path / "j.sqlite3") as journal, MqttSink(settings, journal) as sink:
+        assert wait_until(lambda: sink.last_error is not None, timeout=settings.connect_timeout + 1.5)
+        assert not sink.connected and "tls: true" in sink.last_error
+    assert any("tls: true" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)

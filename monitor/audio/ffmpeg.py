@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 CHUNK_SECONDS = 0.1
 QUEUE_SECONDS = 30.0
 MAX_BACKOFF = 30.0
+NO_AUDIO_GRACE = 3.0  # seconds a fresh ffmpeg may take to deliver its first audio before the source is down
 
 
 class FfmpegSource(AudioSource):
@@ -68,8 +69,10 @@ class FfmpegSource(AudioSource):
         self._restarts = 0
         self._sanitized = 0
         self._error = ""
+        self._stalled = ""  # why _check_stall killed the current ffmpeg, if it did
         self._gave_up: str | None = None  # why an offline source stopped trying
         self._last_data = 0.0
+        self._received = False  # the current ffmpeg has delivered audio
 
     def _command(self) -> list[str]:
         cmd = [self._ffmpeg or "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
@@ -114,6 +117,8 @@ class FfmpegSource(AudioSource):
         """Run ffmpeg once; True if it ended cleanly at the end of its input."""
         process = subprocess.Popen(self._command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self._process = process
+        self._stalled = ""
+        self._received = False
         self._last_data = time.monotonic()
         wall_next = time.time()
         assert process.stdout is not None
@@ -123,6 +128,7 @@ class FfmpegSource(AudioSource):
             if not data:
                 break
             self._last_data = time.monotonic()
+            self._received = True
             pending += data
             usable = len(pending) - len(pending) % 4
             if usable == 0:
@@ -137,8 +143,9 @@ class FfmpegSource(AudioSource):
         stderr = process.stderr.read().decode(errors="replace").strip() if process.stderr else ""
         if process.stderr:
             process.stderr.close()
-        self._error = (stderr.splitlines() or [f"exit code {code}"])[-1][:200]
-        return code == 0
+        # Killed for silence, ffmpeg's exit code (-9) would hide the reason.
+        self._error = self._stalled or (stderr.splitlines() or [f"exit code {code}"])[-1][:200]
+        return code == 0 and not self._stalled
 
     def _enqueue(self, samples: np.ndarray, wall_time: float) -> None:
         if self.is_file and not self.realtime:
@@ -157,7 +164,7 @@ class FfmpegSource(AudioSource):
     def _check_stall(self) -> None:
         process = self._process
         if process is not None and process.poll() is None and time.monotonic() - self._last_data > self.stall_seconds:
-            self._error = f"no data for {self.stall_seconds:g} s"
+            self._stalled = f"no audio for {self.stall_seconds:g} s"
             process.kill()  # the reader thread sees EOF and restarts it
 
     def read(self) -> AudioBlock | None:
@@ -196,12 +203,22 @@ class FfmpegSource(AudioSource):
             self._thread.join(timeout=5)
 
     def stats(self) -> SourceStats:
+        """``streaming`` only while audio arrives; a stream that connected but sends nothing is down."""
         running = self._process is not None and self._process.poll() is None
-        recent = time.monotonic() - self._last_data < self.stall_seconds
-        ok = self._done or (running and recent)
+        silent = time.monotonic() - self._last_data
+        if self._done:
+            ok, status = True, "finished"
+        elif not running:
+            ok, status = False, f"reconnecting: {self._error}"
+        elif self._received and silent < self.stall_seconds:
+            ok, status = True, "streaming"
+        elif not self._received and silent < min(NO_AUDIO_GRACE, self.stall_seconds):
+            ok, status = True, "connecting"
+        else:
+            ok, status = False, f"no audio for {silent:.0f} s"
         return SourceStats(
             ok=ok,
-            status="finished" if self._done else ("streaming" if ok else f"reconnecting: {self._error}"),
+            status=status,
             dropped_samples=self._dropped,
             restarts=self._restarts,
             sanitized_samples=self._sanitized,

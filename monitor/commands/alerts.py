@@ -6,7 +6,9 @@ date/time such as ``2026-11-22`` or ``2026-11-22T06:30``), ``--limit``,
 oldest first: its time (for a recording, its position in it), source, whether the broker
 has acknowledged it (``-``: never owed to one) and when it cleared (``--json``: one JSON
 object per line, every alert field plus ``seq``, ``raised_at``, ``delivered_at``,
-``cleared_at`` and ``deliver``).
+``cleared_at`` and ``deliver``). A row that cannot be read back is listed as
+``UNREADABLE`` with its id and the reason (``--json``: ``seq``, ``id``, ``raised_at``,
+``unreadable``); the monitor skips such rows when it replays the journal.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from monitor.alerts import position
 from monitor.errors import UserError
-from monitor.journal import Journal, JournalEntry, default_state_dir, journal_path
+from monitor.journal import Journal, JournalEntry, UnreadableEntry, default_state_dir, journal_path
 from monitor.textsafe import printable
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -70,7 +72,10 @@ _HEADER = (
 )
 
 
-def _line(entry: JournalEntry) -> str:
+def _line(entry: JournalEntry | UnreadableEntry) -> str:
+    if isinstance(entry, UnreadableEntry):
+        when = datetime.fromtimestamp(entry.raised_at).isoformat(sep=" ", timespec="seconds")
+        return f"{when:<19}  UNREADABLE journal row {entry.id} (seq {entry.seq}): {entry.reason}"
     alert = entry.alert
     if alert.recording:  # where in the recording: it has no time of day of its own
         when, source = f"{position(alert.onset)} in recording", Path(alert.source).name

@@ -4,7 +4,13 @@ Takes a validated :class:`~monitor.config.schema.Config` and the environment (fo
 sd_notify and for re-reading the config on SIGHUP); runs one
 :class:`~monitor.pipeline.Pipeline` over all sources (one model session, one batch
 per round), applies each source's rules to every prediction, records evidence clips,
-and sends alerts to the journal and, if configured, the MQTT sink.
+and sends alerts to the outbox (the journal) and, if configured, the MQTT sink.
+
+Nothing the storage does switches monitoring off: an alert is journaled the moment
+it is raised (its clip's path is added when the clip is written), a damaged journal
+is moved aside, a failing one is backed by memory (see :mod:`monitor.outbox`), and
+only a state directory that cannot be written at all, or one another daemon holds,
+stops the start (one line, exit 2).
 
 Threads: the main thread runs the processing loop (predictions -> rules -> clips ->
 sinks) and is the only one that pings the systemd watchdog (see
@@ -19,7 +25,6 @@ from __future__ import annotations
 import logging
 import queue
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -36,15 +41,18 @@ from monitor.config import ConfigError, load_config
 from monitor.config.schema import Config, SourceConfig
 from monitor.daemon import logfmt
 from monitor.daemon.health import HealthTracker, status_line, write_health
+from monitor.daemon.instance import StateDirLock
 from monitor.daemon.logfmt import event
 from monitor.daemon.mode_store import ModeStore
 from monitor.daemon.sdnotify import Notifier
 from monitor.daemon.watchdog import LoopWatchdog
 from monitor.errors import AudioInputError, UserError
-from monitor.journal import Journal, journal_path
+from monitor.journal import journal_path
 from monitor.model.runner import ModelRunner
 from monitor.mqtt import MqttSink, RuleInfo, rule_infos
+from monitor.mqtt.settings import for_state_dir
 from monitor.mqtt.topics import rule_id
+from monitor.outbox import Outbox
 from monitor.pipeline import Pipeline
 from monitor.private import open_to_others
 from monitor.predictions import Prediction
@@ -82,7 +90,8 @@ class Daemon:
         self.watchdog: LoopWatchdog
         self.recorder: ClipRecorder | None = None
         self.sink: MqttSink | None = None
-        self.journal: Journal | None = None
+        self.outbox: Outbox | None = None
+        self._lock: StateDirLock | None = None
         self.holders: dict[Path, RulesHolder] = {}
         self._mode_store = ModeStore(config.state_dir)
         self._engine_of: dict[str, RulesHolder] = {}
@@ -104,6 +113,7 @@ class Daemon:
         self._started = time.monotonic()
         self._model_name = ""
         self._cpu_mark: tuple[float, float] | None = None  # (monotonic, process CPU seconds) at the last report
+        self._health_failing = False  # health.json could not be written last time
 
     # -- start-up -----------------------------------------------------------------
     def run(self) -> int:
@@ -144,13 +154,13 @@ class Daemon:
         if c.clips.enabled and missing:
             event(log, logging.WARNING, "privacy_unchecked", labels=",".join(missing),
                   reason="the model has no such label, so clips cannot be checked for speech")  # fmt: skip
-        c.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = StateDirLock.acquire(c.state_dir)  # UserError: unwritable or in use, fatal
         exposed = open_to_others(c.state_dir)
         if exposed is not None:  # an existing directory keeps its mode; the files in it are 0600
             event(log, logging.WARNING, "state_dir_not_private", path=c.state_dir, problem=exposed,
                   hint=f"alerts and clips are private: chmod 700 {c.state_dir}")  # fmt: skip
         self._initial_mode()
-        self.journal = Journal(journal_path(c.state_dir))
+        self.outbox = Outbox.open(journal_path(c.state_dir))  # UserError only for a newer journal
         try:
             sources = [open_configured(s, model.metadata.features.sample_rate) for s in c.sources]
         except AudioInputError as exc:
@@ -170,7 +180,8 @@ class Daemon:
             self.recorder = ClipRecorder(c.clips, c.clips_dir, rings)
             self.recorder.prune()
         if c.mqtt is not None:
-            self.sink = MqttSink(c.mqtt, self.journal, mode=self.mode, on_mode_set=self._mode_requested)
+            settings = for_state_dir(c.mqtt, c.state_dir)
+            self.sink = MqttSink(settings, self.outbox, mode=self.mode, on_mode_set=self._mode_requested)
             self.sink.announce_rules(self._rule_infos())
             self.sink.start()
         event(log, logging.INFO, "model_loaded", model=model.metadata.name, labels=len(model.labels),
@@ -205,14 +216,16 @@ class Daemon:
             self.notifier.stopping()
             event(log, logging.INFO, "stopping")
             housekeeper.join(timeout=5)
-            for source in self._engine_of:  # shutting down: nothing stays ON (retained) or uncleared
-                self._finish_source(source)
-            if self.recorder is not None:
-                for alert in self.recorder.flush():
-                    self._dispatch(alert)
-                self._release_clears()
-            self._write_health(final=True)
-            self._close()
+            try:
+                for source in self._engine_of:  # shutting down: nothing stays ON (retained) or uncleared
+                    self._finish_source(source)
+                if self.recorder is not None:
+                    for alert in self.recorder.flush():
+                        self._dispatch(alert)
+                    self._release_clears()
+                self._write_health(final=True)
+            finally:
+                self._close()
         event(log, logging.INFO, "stopped", alerts=self._alerts, uptime=time.monotonic() - self._started)
         return code
 
@@ -271,8 +284,13 @@ class Daemon:
         self._last_alert = f"{alert.rule} on {alert.source} at {stamp}"
         if self.recorder is None:
             self._dispatch(alert)
-        else:  # sent once the clip's post-roll has been recorded, with the clip's path
-            self.recorder.add(alert)
+            return
+        # Journaled now, so kill -9 during the post-roll cannot lose it; sent once the
+        # clip has been recorded, with the clip's path.
+        assert self.outbox is not None
+        self.outbox.hold(alert, deliver=self._owed(alert))
+        self.recorder.add(alert)
+        event(log, logging.INFO, "alert_held", rule=alert.rule, id=alert.id, post_seconds=self.recorder.settings.post_seconds)
 
     def _dispatch(self, alert: Alert) -> None:
         # The interactive `run` shows each alert itself (echo): a warning log line would say it twice.
@@ -282,14 +300,14 @@ class Daemon:
               clip=alert.clip_path, id=alert.id, message=alert.message)  # fmt: skip
         if self.echo is not None:
             self.echo(alert)
-        try:
-            if self.sink is not None:  # journals first
-                self.sink.publish_alert(alert, deliver=self._live[alert.source])
-            elif self.journal is not None:
-                self.journal.append(alert, deliver=False)  # no broker in this run: never owed to one
-        except (sqlite3.Error, OSError) as exc:  # a full or broken disk must not stop monitoring
-            event(log, logging.ERROR, "alert_not_journaled", id=alert.id, reason=str(exc),
-                  hint=f"check free space and permissions of {self.config.state_dir}")  # fmt: skip
+        if self.sink is not None:
+            self.sink.publish_alert(alert, deliver=self._owed(alert))  # stores first; the outbox never raises
+        elif self.outbox is not None:
+            self.outbox.append(alert, deliver=False)  # no broker in this run: never owed to one
+
+    def _owed(self, alert: Alert) -> bool:
+        """Whether the broker is owed ``alert`` until it acknowledges it: live audio, with MQTT on."""
+        return self.sink is not None and self._live[alert.source]
 
     def _clear(self, cleared: AlertCleared) -> None:
         if self.recorder is not None and self.recorder.holds(cleared.alert_id):
@@ -298,13 +316,10 @@ class Daemon:
         event(log, logging.INFO, "alert_cleared", rule=cleared.rule, source=cleared.source, id=cleared.alert_id)
         if self.echo is not None:
             self.echo(cleared)
-        try:
-            if self.sink is not None:
-                self.sink.publish_cleared(cleared)
-            elif self.journal is not None:
-                self.journal.mark_cleared(cleared.alert_id, cleared.wall_time)
-        except (sqlite3.Error, OSError) as exc:
-            event(log, logging.ERROR, "clear_not_journaled", id=cleared.alert_id, reason=str(exc))
+        if self.sink is not None:
+            self.sink.publish_cleared(cleared)
+        elif self.outbox is not None:
+            self.outbox.mark_cleared(cleared.alert_id, cleared.wall_time)
 
     def _release_clears(self) -> None:
         held, self._held_clears = self._held_clears, []
@@ -358,6 +373,8 @@ class Daemon:
                     if text != status:
                         status = text
                         self.notifier.status(status)
+                if self.outbox is not None:
+                    self.outbox.retry()
                 if self.recorder is not None and now - last_prune >= PRUNE_EVERY:
                     last_prune = now
                     self.recorder.prune()
@@ -377,7 +394,8 @@ class Daemon:
 
     def _status(self, tracker: HealthTracker) -> str:
         assert self.pipeline is not None
-        return status_line(self.mode, self._source_health(tracker), self._last_alert, self.pipeline.stats().windows)
+        line = status_line(self.mode, self._source_health(tracker), self._last_alert, self.pipeline.stats().windows)
+        return line + journal_note(self.outbox.health() if self.outbox else None)
 
     def _health(self, sources: dict[str, dict]) -> dict[str, object]:
         assert self.pipeline is not None
@@ -399,6 +417,7 @@ class Daemon:
             "alerts": self._alerts,
             "last_alert": self._last_alert,
             "clips_pending": self.recorder.pending if self.recorder else 0,
+            "journal": self.outbox.health() if self.outbox else None,
         }
         if self.sink is not None:
             health["mqtt"] = {"connected": self.sink.connected, "last_error": self.sink.last_error}
@@ -414,9 +433,23 @@ class Daemon:
 
     def _publish_health(self, sources: dict[str, dict]) -> None:
         health = self._health(sources)
-        write_health(self.config.state_dir, health)
+        self._store_health(health)
         if self.sink is not None:
             self.sink.publish_health(health)
+
+    def _store_health(self, health: dict[str, object]) -> None:
+        """Write health.json; a full disk is logged once (and its end), never raised."""
+        try:
+            write_health(self.config.state_dir, health)
+        except OSError as exc:
+            if not self._health_failing:
+                event(log, logging.ERROR, "health_not_written", reason=exc.strerror or str(exc),
+                      hint=f"check free space in {self.config.state_dir}")  # fmt: skip
+            self._health_failing = True
+            return
+        if self._health_failing:
+            event(log, logging.INFO, "health_written_again")
+        self._health_failing = False
 
     def _write_health(self, final: bool = False) -> None:
         if self.pipeline is None:
@@ -426,7 +459,7 @@ class Daemon:
         if final:
             health["ready"] = False
             health["stopped"] = True
-        write_health(self.config.state_dir, health)
+        self._store_health(health)
 
     # -- reload (housekeeping thread) ---------------------------------------------
     def _do_reload(self) -> None:
@@ -578,10 +611,25 @@ class Daemon:
         if self.sink is not None:
             self.sink.close(timeout=3.0)  # publishes offline, waits briefly for PUBACKs
             self.sink = None
-        if self.journal is not None:
-            self.journal.close()
-            self.journal = None
+        if self.outbox is not None:
+            self.outbox.close()
+            self.outbox = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         self.notifier.close()
+
+
+def journal_note(journal: dict[str, object] | None) -> str:
+    """What STATUS= adds about the journal: nothing when all is well."""
+    if journal is None:
+        return ""
+    note = ""
+    if journal["state"] == "failing":
+        note += f"; journal failing ({journal['unsaved']} alerts in memory): {journal['error']}"
+    if journal["moved_aside"]:
+        note += f"; damaged journal moved aside to {journal['moved_aside']}"
+    return note
 
 
 def open_configured(source: SourceConfig, sample_rate: int) -> AudioSource:

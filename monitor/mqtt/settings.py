@@ -11,6 +11,7 @@ so nothing deeper reads the environment. The password never appears in ``repr()`
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import socket
 from collections.abc import Mapping
@@ -27,6 +28,10 @@ DEFAULT_PASSWORD_ENV = "SOUND_MONITOR_MQTT_PASSWORD"
 
 # Home Assistant requires discovery node ids to match this; topics use the same ids.
 _ID = re.compile(r"[A-Za-z0-9_-]+")
+# Far below MQTT's 65,535-byte limits (beyond them paho's network thread dies), with
+# room left for the levels appended to the prefix (``/rule/<rule>/state``, discovery).
+MAX_PREFIX = 200
+MAX_CLIENT_ID = 200
 
 
 def slug(name: str) -> str:
@@ -44,7 +49,8 @@ class MqttSettings:
     """Where the broker is, who we are, and how to talk to it.
 
     ``port`` defaults to 8883 with TLS and 1883 without; ``topic_prefix`` to
-    ``sound-monitor/<node_id>``; ``client_id`` to ``sound-monitor-<node_id>``.
+    ``sound-monitor/<node_id>``; ``client_id`` to ``sound-monitor-<node_id>`` (the
+    daemon makes that default unique per state directory, see :func:`for_state_dir`).
     Giving any TLS file turns TLS on. ``tls_insecure`` skips certificate and host
     name verification (self-signed test brokers only; logged as a warning).
     ``rule_off_delay`` is Home Assistant's auto-off for the per-rule binary
@@ -99,6 +105,8 @@ class MqttSettings:
             object.__setattr__(self, "client_id", f"sound-monitor-{self.node_id}")
         for name in ("topic_prefix", "discovery_prefix"):
             _check_topic_prefix(name, getattr(self, name))
+        if len(self.client_id.encode("utf-8")) > MAX_CLIENT_ID:  # type: ignore[union-attr]
+            fail(f"client_id is {len(self.client_id.encode('utf-8'))} bytes long; at most {MAX_CLIENT_ID}")  # type: ignore[union-attr]
         if self.protocol not in PROTOCOLS:
             fail(f"protocol {self.protocol!r} is not one of {', '.join(PROTOCOLS)}")
         if not 1 <= self.keepalive <= 65535:
@@ -139,7 +147,21 @@ class MqttSettings:
         return f"{host}:{self.port}"
 
 
+def for_state_dir(settings: MqttSettings, state_dir: Path) -> MqttSettings:
+    """The default client id made unique per state directory (``sound-monitor-<node_id>-<8 hex>``).
+
+    Two daemons with one client id knock each other off the broker every second or so;
+    an explicitly configured client id is kept as it is.
+    """
+    if settings.client_id != f"sound-monitor-{settings.node_id}":
+        return settings
+    digest = hashlib.sha256(str(state_dir.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return replace(settings, client_id=f"{settings.client_id}-{digest}")
+
+
 def _check_topic_prefix(name: str, value: str) -> None:
+    if len(value.encode("utf-8")) > MAX_PREFIX:
+        raise UserError(f"mqtt settings: {name} is {len(value.encode('utf-8'))} bytes long; at most {MAX_PREFIX}")
     if not value or value.startswith("/") or value.endswith("/") or "//" in value:
         raise UserError(f"mqtt settings: {name} {value!r} must be non-empty topic levels separated by '/'")
     if "+" in value or "#" in value or "\0" in value:
