@@ -26,14 +26,16 @@ from monitor.commands import (  # noqa: E402
     detect,
     devices,
     evaluate,
+    learn,
     run,
+    sounds,
     train,
     tui,
 )
 from monitor.errors import UserError  # noqa: E402
 from monitor.textsafe import printable  # noqa: E402
 
-COMMANDS = (classify, run, devices, check_rules, detect, alerts, config, train, evaluate, tui)
+COMMANDS = (classify, run, devices, check_rules, detect, alerts, config, train, evaluate, tui, learn, sounds)
 
 
 class CommandParser(argparse.ArgumentParser):

@@ -3,7 +3,9 @@
 The model averages each mel band over time and maps the 128 band energies to
 labels with a fixed matrix: ``low`` responds to energy in the lowest third of the
 mel bands, ``mid`` to the middle third and ``high`` to the top third, so a test can
-predict the top label of a tone from its frequency.
+predict the top label of a tone from its frequency. With ``embedding=True`` it also
+outputs an ``embedding``: each band's mean and peak over time (2 x n_mels values), which
+tells a two-tone chime from other tones and noise, as a real model's embedding would.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def make_tiny_model(
     metadata: ModelMetadata | None = None,
     props: dict[str, str] | None = None,
     input_shape: tuple[object, ...] | None = None,
+    embedding: bool = False,
 ) -> Path:
     """Write the model to ``path``; ``props`` replaces the metadata map wholesale."""
     metadata = metadata or tiny_metadata()
@@ -58,7 +61,15 @@ def make_tiny_model(
         numpy_helper.from_array(np.array([-1, f.n_mels], dtype=np.int64), "flat_shape"),
         numpy_helper.from_array(weights, "w"),
     ]
-    graph = helper.make_graph(nodes, "tiny", [x], [y], inits)
+    outputs = [y]
+    if embedding:
+        nodes += [
+            helper.make_node("ReduceMax", ["logmel", "axes"], ["peak"], keepdims=0),
+            helper.make_node("Reshape", ["peak", "flat_shape"], ["peak_flat"]),
+            helper.make_node("Concat", ["flat", "peak_flat"], ["embedding"], axis=1),
+        ]
+        outputs.append(helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", 2 * f.n_mels]))
+    graph = helper.make_graph(nodes, "tiny", [x], outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 9
     for key, value in (props if props is not None else metadata.to_props()).items():

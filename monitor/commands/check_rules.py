@@ -11,13 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from monitor.commands.common import add_sounds_dir_arg, sounds_dir, warn
 from monitor.commands.rules_common import default_rules_path
 from monitor.errors import UserError
-from monitor.model.runner import ModelRunner
 from monitor.shipped import model_path
 from monitor.rules import RulesError, RuleSet, load_rules
 from monitor.rules.engine import Engine
 from monitor.rules.schema import MODES, CompoundRule, SimpleRule
+from monitor.sounds.model import open_model
 from monitor.textsafe import printable
 
 
@@ -25,13 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "check-rules",
         help="validate a rules file against the model's labels",
-        description="Validate a rules file (YAML) against the labels of the model and print a summary. "
+        description="Validate a rules file (YAML) against the labels of the model and the learnt sounds and print a summary. "
         "Exit status: 0 valid, 1 invalid (all problems listed as file:line: problem), 2 other errors.",
     )
     parser.add_argument("file", nargs="?", type=Path, default=None, metavar="FILE",
                         help="rules file (default: ./rules.yaml, else the shipped rules.yaml)")
     parser.add_argument("--model", type=Path, default=None,
                         help=f"ONNX model whose labels the rules may use (default: {model_path()})")
+    add_sounds_dir_arg(parser)
     parser.set_defaults(func=run)
 
 
@@ -39,7 +41,10 @@ def run(args: argparse.Namespace) -> int:
     path = args.file or default_rules_path()
     if not path.exists():  # no file at all: an "other error" (exit 2), not invalid rules
         raise UserError(f"rules file not found: {path} (check-rules FILE, or ./rules.yaml by default)")
-    metadata = ModelRunner(args.model or model_path()).metadata
+    model, loaded = open_model(args.model or model_path(), sounds_dir(args))
+    for problem in loaded.problems:
+        warn(problem)
+    metadata = model.metadata
     try:
         rules = load_rules(path, metadata.labels, metadata.thresholds)
     except RulesError as exc:

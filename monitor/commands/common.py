@@ -1,15 +1,19 @@
-"""Arguments and helpers shared by several commands (model, hop, prediction output)."""
+"""Arguments and helpers shared by several commands (model, learnt sounds, hop, prediction output)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from pathlib import Path
 
 from monitor.errors import UserError
 from monitor.model.runner import ModelRunner
 from monitor.shipped import model_path
 from monitor.predictions import Prediction
+from monitor.sounds.model import SoundModel, open_model
+from monitor.sounds.store import default_sounds_dir
 from monitor.stream.windower import MAX_HOP, MIN_HOP
 
 # Offline commands try a stream URL this often before giving up (the daemon retries for ever).
@@ -35,12 +39,37 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hop", type=hop_seconds, default=1.0, help="seconds between window starts, 0.25-5 (default: 1)"
     )
+    add_sounds_dir_arg(parser)
 
 
-def load_model(args: argparse.Namespace) -> ModelRunner:
+def add_sounds_dir_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sounds-dir", type=Path, default=None, metavar="DIR",
+                        help="learnt sounds (default: $XDG_CONFIG_HOME/sound-monitor/sounds, ~/.config/...)")
+
+
+def sounds_dir(args: argparse.Namespace) -> Path:
+    """--sounds-dir, else the default folder (the environment is read here, at the edge)."""
+    home = os.environ.get("HOME")
+    return args.sounds_dir or default_sounds_dir(os.environ, Path(home) if home else None)
+
+
+def load_model(args: argparse.Namespace) -> SoundModel:
+    """The model with the learnt sounds; a sounds file that cannot be used is a warning, not an error."""
     if args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
-    return ModelRunner(args.model or model_path(), threads=args.threads)
+    model, loaded = open_model(args.model or model_path(), sounds_dir(args), threads=args.threads)
+    for problem in loaded.problems:
+        warn(problem)
+    return model
+
+
+def load_runner(args: argparse.Namespace) -> ModelRunner:
+    """The model alone (for commands that manage learnt sounds)."""
+    return ModelRunner(args.model or model_path(), threads=getattr(args, "threads", 1))
+
+
+def warn(message: str) -> None:
+    print(f"sound-monitor: warning: {message}", file=sys.stderr)
 
 
 def format_prediction(prediction: Prediction, top: int = 3) -> str:

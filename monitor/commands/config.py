@@ -50,17 +50,23 @@ def summary(config: Config) -> str:
 
 
 def check_files(config: Config) -> list[str]:
-    """Load what the daemon loads at start: the model, every rules file (against the model's
-    labels) and every file source. Gives one line per rules file that is valid; raises a
-    UserError listing every problem that would stop the daemon."""
+    """Load what the daemon loads at start: the model with the learnt sounds, every rules file
+    (against the model's labels and the sounds) and every file source. Gives one line per rules
+    file that is valid; raises a UserError listing every problem that would stop the daemon."""
     from monitor.audio.file import FileSource
+    from monitor.commands.common import warn
     from monitor.model.runner import ModelRunner
     from monitor.rules import load_rules
+    from monitor.sounds.model import SoundModel, read_sounds
 
     problems: list[str] = []
-    model: ModelRunner | None = None
+    model: SoundModel | None = None
     try:
-        model = ModelRunner(config.model.path)
+        runner = ModelRunner(config.model.path)
+        loaded = read_sounds(runner, config.sounds_dir) if config.sounds_dir else None
+        for problem in loaded.problems if loaded else ():
+            warn(problem)
+        model = SoundModel(runner, loaded.sounds if loaded else ())
     except UserError as exc:
         problems.append(f"{config.path}: model.path: {exc}")
     checked = []

@@ -104,6 +104,7 @@ def run_daemon(args: argparse.Namespace) -> int:
     given = [flag for flag, value in (("--source", args.source), ("--device", args.device), ("--model", args.model),
                                       ("--realtime", args.realtime), ("--json", args.json), ("--rules", args.rules),
                                       ("--mode", args.mode), ("--mqtt", args.mqtt), ("--state-dir", args.state_dir),
+                                      ("--sounds-dir", args.sounds_dir),
                                       ) if value]  # fmt: skip
     if given:
         raise UserError(f"{', '.join(given)} cannot be combined with --config: set them in {args.config}")

@@ -1,7 +1,7 @@
 """The configuration that ``sound-monitor run`` builds from its command line.
 
 Takes the parsed ``run`` options and the environment (read only here, for the state
-directory and MQTT credentials); gives the same typed :class:`Config` a config file
+directory, the sounds folder and MQTT credentials); gives the same typed :class:`Config` a config file
 would, so the command line and the daemon run one code path.
 """
 
@@ -15,6 +15,7 @@ from monitor.config.schema import Config, ModelConfig, SourceConfig
 from monitor.journal import default_state_dir
 from monitor.shipped import model_path
 from monitor.mqtt.settings import from_arguments, resolve_credentials
+from monitor.sounds.store import default_sounds_dir
 
 
 def source_from_spec(spec: str, device: str | None, realtime: bool) -> SourceConfig:
@@ -40,4 +41,5 @@ def config_from_arguments(args: argparse.Namespace, rules: Path, environ: Mappin
         hop=args.hop,
         mode=args.mode,
         mqtt=None if mqtt is None else resolve_credentials(mqtt, environ),
+        sounds_dir=args.sounds_dir or default_sounds_dir(environ, Path(home) if home else None),
     )

@@ -1,7 +1,8 @@
 """Config loader: the YAML file -> a validated :class:`~monitor.config.schema.Config`.
 
 Takes the file and the environment (read only here, at the edge: ``$STATE_DIRECTORY``,
-``$XDG_STATE_HOME`` and ``$HOME`` for the default state directory; ``$SOUND_MONITOR_MQTT_*``
+``$XDG_STATE_HOME`` and ``$HOME`` for the default state directory, ``$XDG_CONFIG_HOME`` and
+``$HOME`` for the default sounds folder; ``$SOUND_MONITOR_MQTT_*``
 for MQTT credentials); gives a ``Config`` or raises
 :class:`ConfigError` listing every problem as ``file:line: key: problem (hint)``.
 Relative paths in the file are relative to the file's folder.
@@ -20,12 +21,14 @@ from monitor.config.schema import LOG_LEVELS, ClipsConfig, Config, LoggingConfig
 from monitor.errors import UserError
 from monitor.journal import default_state_dir
 from monitor.shipped import model_path, rules_path
+from monitor.sounds.store import default_sounds_dir
 from monitor.mqtt.settings import MqttSettings, resolve_credentials
 from monitor.smallfile import FileRefused, not_regular, read_small_file
 from monitor.stream.windower import MAX_HOP, MIN_HOP
 
 MODES = ("home", "away", "night")
-TOP_KEYS = ("sources", "model", "hop", "rules", "mode", "state_dir", "mqtt", "clips", "logging", "health_interval")
+TOP_KEYS = ("sources", "model", "hop", "rules", "mode", "state_dir", "mqtt", "clips", "logging", "health_interval",
+            "sounds_dir")
 SOURCE_KEYS = ("id", "mic", "file", "url", "realtime", "stall_seconds", "rules")
 MODEL_KEYS = ("path", "threads")
 CLIPS_KEYS = ("enabled", "pre_seconds", "post_seconds", "max_seconds", "max_age_days", "max_total_mb",
@@ -93,9 +96,11 @@ class _Loader(Reader):
         clips = self._clips(keys["clips"]) if "clips" in keys else ClipsConfig()
         logging = self._logging(keys["logging"]) if "logging" in keys else LoggingConfig()
         health = self.number(keys["health_interval"], "health_interval", 1, 3600) if "health_interval" in keys else 10.0
+        sounds = self.path(keys["sounds_dir"], "sounds_dir") if "sounds_dir" in keys else self._sounds_dir()
         if self.problems:
             raise ConfigError(path, self.problems)
-        return Config(path.resolve(), sources, model, rules, state_dir, hop, mode, mqtt, clips, logging, health)  # type: ignore[arg-type]
+        return Config(path.resolve(), sources, model, rules, state_dir, hop, mode, mqtt, clips, logging, health,  # type: ignore[arg-type]
+                      sounds_dir=sounds)
 
     def _default_rules(self) -> Path:
         """``rules.yaml`` beside the config file, else the shipped rules (as ``./rules.yaml`` is for ``run``)."""
@@ -105,6 +110,10 @@ class _Loader(Reader):
     def _state_dir(self) -> Path:
         home = self.environ.get("HOME")
         return default_state_dir(self.environ, Path(home) if home else None)
+
+    def _sounds_dir(self) -> Path:
+        home = self.environ.get("HOME")
+        return default_sounds_dir(self.environ, Path(home) if home else None)
 
     def path(self, node: yaml.Node, key: str) -> Path | None:
         text = self.text(node, key)

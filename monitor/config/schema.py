@@ -82,6 +82,7 @@ class Config:
     clips: ClipsConfig = ClipsConfig()
     logging: LoggingConfig = LoggingConfig()
     health_interval: float = 10.0
+    sounds_dir: Path | None = None  # learnt sounds (`sound-monitor learn`); None: none are loaded
 
     @property
     def clips_dir(self) -> Path:

@@ -56,9 +56,12 @@ from monitor.outbox import Outbox
 from monitor.pipeline import Pipeline
 from monitor.private import open_to_others
 from monitor.predictions import Prediction
+from monitor.rules import RulesError, load_rules
 from monitor.rules.reload import RulesHolder
 from monitor.rules.schema import RuleSet
-from monitor.rules.yamlsafe import Problem, RulesError
+from monitor.rules.yamlsafe import Problem
+from monitor.sounds.model import SoundModel, read_sounds
+from monitor.sounds.store import LearntSound, folder_signature
 
 log = logging.getLogger("monitor.daemon")
 
@@ -98,6 +101,9 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._cleared: queue.SimpleQueue[AlertCleared] = queue.SimpleQueue()  # from reloads, for the main loop
+        self.model: SoundModel | None = None
+        self._sounds: queue.SimpleQueue[tuple[LearntSound, ...]] = queue.SimpleQueue()  # reloaded, for the main loop
+        self._sounds_signature: object = None
         self._held_clears: list[AlertCleared] = []
         self._finished: set[str] = set()  # sources whose rules have been cleared for good
         self._last_window: dict[str, float] = {}  # monotonic time of each source's latest window
@@ -135,7 +141,8 @@ class Daemon:
         c = self.config
         event(log, logging.INFO, "starting", config=c.path, sources=",".join(s.id for s in c.sources))
         self.notifier.status("loading the model and rules")
-        model = ModelRunner(c.model.path, c.model.threads)  # ModelError: fatal, exit 2
+        runner = ModelRunner(c.model.path, c.model.threads)  # ModelError: fatal, exit 2
+        self.model = model = SoundModel(runner, self._read_sounds(runner))
         self._model_name = model.metadata.name
         for source in c.sources:
             path = c.rules_for(source)
@@ -178,6 +185,7 @@ class Daemon:
             self.sink.announce_rules(self._rule_infos())
             self.sink.start()
         event(log, logging.INFO, "model_loaded", model=model.metadata.name, labels=len(model.labels),
+              sounds=",".join(s.name for s in model.sounds) or "none",
               rules=",".join(str(p) for p in self.holders), hop=c.hop, clips=c.clips.enabled,
               mqtt=c.mqtt.address if c.mqtt else "off")  # fmt: skip
         return self._monitor()
@@ -250,6 +258,12 @@ class Daemon:
         while True:
             try:
                 self._clear(self._cleared.get_nowait())
+            except queue.Empty:
+                break
+        while True:  # between two predictions, so no batch mixes old and new sounds
+            try:
+                assert self.model is not None
+                self.model.set_sounds(self._sounds.get_nowait())
             except queue.Empty:
                 break
         for item in self._engine_of[prediction.source].engine.process(prediction):
@@ -334,7 +348,10 @@ class Daemon:
                     self.notifier.ready(status)
                 if now - last_watch >= RULES_WATCH_EVERY:
                     last_watch = now
-                    self._reload_rules(changed_only=True)
+                    if self._sounds_changed() and self._reload_sounds():
+                        self._reload_rules(changed_only=False)
+                    else:
+                        self._reload_rules(changed_only=True)
                 if self.mode != mode:
                     mode = self.mode
                     event(log, logging.INFO, "mode", mode=mode, reason=self._primary.engine.mode_state().reason)
@@ -455,8 +472,45 @@ class Daemon:
                 event(log, logging.ERROR, "config_reload_failed", problems=str(exc), hint="kept the running config")
             else:
                 self._apply_config(config)
+        self._reload_sounds()
         self._reload_rules(changed_only=False)
         event(log, logging.INFO, "reloaded")
+
+    # -- learnt sounds --------------------------------------------------------------
+    def _read_sounds(self, runner: ModelRunner) -> tuple[LearntSound, ...]:
+        """The usable sounds of the configured folder; each one left out is logged with what to do."""
+        folder = self.config.sounds_dir
+        if folder is None:
+            return ()
+        self._sounds_signature = folder_signature(folder)
+        loaded = read_sounds(runner, folder)
+        for problem in loaded.problems:
+            event(log, logging.WARNING, "sound_not_loaded", reason=problem)
+        return loaded.sounds
+
+    def _sounds_changed(self) -> bool:
+        folder = self.config.sounds_dir
+        return folder is not None and folder_signature(folder) != self._sounds_signature
+
+    def _reload_sounds(self) -> bool:
+        """Re-read the sounds folder; the new sounds apply only if every rules file is valid with them
+        (a removed sound that a rule still uses keeps running). True when they were taken."""
+        assert self.model is not None
+        sounds = self._read_sounds(self.model.runner)
+        labels = self.model.builtin_labels + tuple(s.name for s in sounds)
+        thresholds = {**self.model.runner.metadata.thresholds, **{s.name: s.threshold for s in sounds}}
+        for path in self.holders:
+            try:
+                load_rules(path, labels, thresholds)
+            except RulesError as exc:
+                event(log, logging.ERROR, "sounds_reload_failed", rules=path, problems=str(exc),
+                      hint="kept the running sounds: fix the rules or learn the sound again")  # fmt: skip
+                return False
+        self._sounds.put(sounds)
+        for holder in self.holders.values():
+            holder.set_labels(labels, thresholds)
+        event(log, logging.INFO, "sounds_loaded", sounds=",".join(s.name for s in sounds) or "none")
+        return True
 
     def _reload_rules(self, changed_only: bool) -> None:
         """Reload every rules file (or only those changed on disk); a broken file keeps its running rules."""

@@ -44,7 +44,9 @@ class ModelRunner:
         except Exception as exc:  # ORT raises its own exception types for every kind of bad file
             raise ModelError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0][:200]})") from None
         self.path = path
-        self.metadata = ModelMetadata.from_props(self._session.get_modelmeta().custom_metadata_map, str(path))
+        # Every metadata key, also those ModelMetadata does not interpret (e.g. the background bank of learnt sounds).
+        self.props: dict[str, str] = dict(self._session.get_modelmeta().custom_metadata_map)
+        self.metadata = ModelMetadata.from_props(self.props, str(path))
         self._check_shapes()
 
     def _check_shapes(self) -> None:

@@ -52,6 +52,11 @@ class RulesHolder:
             self._check(rules)
         return rules
 
+    def set_labels(self, labels: Sequence[str], thresholds: Mapping[str, float] | None = None) -> None:
+        """The labels (and default thresholds) the next reload validates against: learnt sounds came or went."""
+        with self._lock:
+            self._labels, self._thresholds = tuple(labels), dict(thresholds or {})
+
     def reload(self) -> ReloadResult:
         with self._lock:
             signature = self._stat()
