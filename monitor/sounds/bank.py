@@ -21,6 +21,7 @@ import numpy as np
 
 from monitor.errors import ModelError, UserError
 from monitor.model.runner import ModelRunner
+from monitor.train.labelmap import LabelMap
 
 BANK_KEY = "background_embeddings"
 SHAPE_KEY = "background_embeddings_shape"
@@ -48,9 +49,11 @@ def read_background_bank(runner: ModelRunner) -> np.ndarray | None:
 
 
 def bank_windows(data_dir: Path, runner: ModelRunner, count: int = BANK_WINDOWS, seed: int = SEED,
-                 exclude: tuple[str, ...] = ()) -> np.ndarray:
-    """``count`` log-mel windows of background clips of the training data, test fold and the
-    ``exclude`` source labels left out."""
+                 exclude: tuple[str, ...] = (), label_map: LabelMap | None = None,
+                 test_folds: frozenset[int] = frozenset({TEST_FOLD})) -> np.ndarray:
+    """``count`` log-mel windows of background clips of the training data, test folds and the
+    ``exclude`` source labels left out. ``label_map``: the one the model was trained with
+    (default: the shipped map); its background labels and silence are the background."""
     from monitor.features.logmel import MelFrames, logmel
     from monitor.train.cache import read_mono
     from monitor.train.dataset import load_dataset
@@ -58,14 +61,16 @@ def bank_windows(data_dir: Path, runner: ModelRunner, count: int = BANK_WINDOWS,
     from monitor.train.roomtone import room_tone
 
     params = runner.metadata.features
-    dataset = load_dataset(data_dir, load_label_map(None))
-    usable = [c for c in dataset.clips if c.fold != TEST_FOLD and c.source_label not in exclude]
-    background = [c for c in usable if c.label in BACKGROUND_LABELS]
+    label_map = label_map or load_label_map(None)
+    quiet_labels = (*label_map.background, label_map.silence) if label_map.background else BACKGROUND_LABELS
+    dataset = load_dataset(data_dir, label_map)
+    usable = [c for c in dataset.clips if c.fold not in test_folds and c.source_label not in exclude]
+    background = [c for c in usable if c.label in quiet_labels]
     if not background:
-        raise UserError(f"{data_dir}: no background clips ({', '.join(BACKGROUND_LABELS)}) outside fold {TEST_FOLD}")
+        raise UserError(f"{data_dir}: no background clips ({', '.join(map(str, quiet_labels))}) outside folds {sorted(test_folds)}")
     events: dict[str, list] = {}
     for c in usable:
-        if c.label not in BACKGROUND_LABELS:
+        if c.label not in quiet_labels:
             events.setdefault(c.label, []).append(c)
     rng = np.random.default_rng(seed)
     n_quiet = count // 10  # quiet rooms: the commonest background of all, which the data lacks
@@ -96,15 +101,17 @@ def _window(frames: np.ndarray, n_frames: int) -> np.ndarray:
     return np.pad(out, ((0, 0), (0, n_frames - out.shape[1])), mode="edge") if out.shape[1] < n_frames else out
 
 
-def write_background_bank(model_path: Path, data_dir: Path, exclude: tuple[str, ...] = ()) -> int:
+def write_background_bank(model_path: Path, data_dir: Path, exclude: tuple[str, ...] = (),
+                          label_map: LabelMap | None = None, test_folds: frozenset[int] = frozenset({TEST_FOLD})) -> int:
     """Embed the background windows of ``data_dir`` with the model and store them in its file; gives
-    the count. ``exclude``: source labels kept out (a measurement leaves out the class it learns)."""
+    the count. ``exclude``: source labels kept out (a measurement leaves out the class it learns);
+    ``label_map`` / ``test_folds``: those of the training run (default: the shipped map, fold 4)."""
     import onnx
 
     runner = ModelRunner(model_path)
     if runner.embedding_size is None:
         raise UserError(f"{model_path}: the model has no 'embedding' output, so it cannot carry a background bank")
-    windows = bank_windows(data_dir, runner, exclude=exclude)
+    windows = bank_windows(data_dir, runner, exclude=exclude, label_map=label_map, test_folds=test_folds)
     embeddings = np.concatenate([runner.predict_with_embedding(windows[i : i + 8])[1]  # type: ignore[misc]
                                  for i in range(0, len(windows), 8)])
     model = onnx.load(str(model_path))

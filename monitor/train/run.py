@@ -141,6 +141,13 @@ def run_training(opts: TrainOptions, log=print) -> dict:
     export_onnx(model, metadata, opts.out)
     diff = verify_export(model, opts.out, val_set.windows[:64])
     log(f"exported {opts.out} ({opts.out.stat().st_size / 1e6:.2f} MB); ONNX Runtime vs PyTorch max difference {diff:.1e}")
+    from monitor.sounds.bank import write_background_bank
+
+    try:
+        count = write_background_bank(opts.out, opts.data, label_map=opts.label_map, test_folds=frozenset(opts.test_folds))
+        log(f"background bank for learnt sounds: {count} embeddings stored in {opts.out}")
+    except UserError as exc:  # the model is still good; learnt sounds then rely on the user's --background
+        log(f"no background bank for learnt sounds: {exc}")
     train_minutes = (time.monotonic() - started) / 60
 
     runner = ModelRunner(opts.out, threads=1)
