@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from monitor.features.params import FeatureParams
 from monitor.train.augment import WindowMaker, place, trim
@@ -85,3 +86,31 @@ def test_evaluation_windows_cover_long_clips_and_are_deterministic():
     a, b = m.eval_windows(long), m.eval_windows(long)
     assert a.shape == (3, 128, 216) and np.array_equal(a, b)
     assert m.eval_windows(feats(50, slice(0, 50))).shape == (1, 128, 216)
+
+
+def test_reverberation_adds_a_decaying_tail_after_a_sound_and_nothing_before_it():
+    from monitor.train.augment import reverberate
+
+    power = np.zeros((4, 200), np.float32)
+    power[:, 50] = 1.0  # an impulse at frame 50 (0.5 s at a 10-ms hop)
+    wet = reverberate(power, 0.01, rt60=0.5, wet=0.3)
+    assert np.all(wet[:, :50] == 0)
+    tail = wet[0, 51:]
+    assert np.all(np.diff(tail) < 0) and tail[0] > 0
+    # 60 dB down after rt60 (50 frames): a millionth of the power 0.5 s earlier.
+    assert tail[50] / tail[0] == pytest.approx(1e-6, rel=0.01)
+
+
+def test_windows_for_the_pretrained_front_end_are_its_input_shape_and_finite():
+    from monitor.features.params import KALDI_LOG_32K
+
+    rng = np.random.default_rng(4)
+    tones = [np.full((128, 501), -2.0 + rng.uniform(-0.2, 0.2), np.float32) for _ in range(5)]
+    clip = Clip(Path("g.wav"), "glass", "glass", 1, "g")
+    log_feats = np.full((128, 300), -2.0, np.float32)
+    log_feats[:, 100:140] = 1.0
+    f = ClipFeatures(clip, log_feats.astype(np.float16), log_feats.astype(np.float16))
+    m = WindowMaker(KALDI_LOG_32K, tones, [f], AugmentConfig())
+    for _ in range(10):
+        w = m.train_window(f, rng)
+        assert w.shape == (128, 501) and np.isfinite(w).all()
