@@ -180,8 +180,10 @@ def test_attached_after_the_daemon_goes_offline_no_source_plays_and_no_rule_is_a
         app = MonitorApp(MqttFeed(settings))
         async with app.run_test(size=(100, 30)) as pilot:
             status, rules = app.query_one(StatusBar), app.query_one(RulesPanel)
-            daemon.publish(f"{prefix}/health", json.dumps({"sources": {"mic": {"ok": True, "status": "playing"}}}))
+            # The retained rule state arriving means the feed has subscribed: only then can a plain
+            # (not retained) health message reach it.
             await until(pilot, lambda: rules.states.get("glass_break") and rules.states["glass_break"].state == "active")
+            daemon.publish(f"{prefix}/health", json.dumps({"sources": {"mic": {"ok": True, "status": "playing"}}}))
             await until(pilot, lambda: status.health.sources and status.health.sources[0].ok, timeout=10)
             daemon.publish(f"{prefix}/availability", "offline", qos=1, retain=True)  # its last will
             await until(pilot, lambda: rules.states["glass_break"].state == "offline", timeout=10)
