@@ -160,6 +160,13 @@ class Subscriber:
         if not self._subscribed.wait(10):
             raise RuntimeError("test subscriber did not get its SUBACK")
 
+    def expect_resubscribe(self) -> None:
+        """Before a broker restart: :meth:`wait_subscribed` then waits for the new SUBACK."""
+        self._subscribed.clear()
+
+    def wait_subscribed(self, timeout: float = 10.0) -> bool:
+        return self._subscribed.wait(timeout)
+
     def _on_connect(self, client, userdata, flags, reason, props) -> None:
         client.subscribe([(topic, 1) for topic in self._topics])
 

@@ -138,9 +138,11 @@ def test_replay_skips_unreadable_rows_with_one_error_each_and_delivers_the_rest_
     consumer = Subscriber(broker, T.alert)
     with caplog.at_level(logging.ERROR), Journal(path) as journal, MqttSink(fast_settings(broker), journal) as sink:
         assert wait_until(lambda: sink.connected and sink.backlog == 0)
+        consumer.expect_resubscribe()
         broker.stop()  # replay again after a reconnect: still one error
         broker.start()
         assert wait_until(lambda: sink.connected)
+        assert consumer.wait_subscribed()  # else the next alert can pass before the test listens again
         sink.publish_alert(later := make_alert(9))
         assert wait_until(lambda: sink.backlog == 0)
     received = [json.loads(m.payload)["id"] for m in consumer.on(T.alert)]
