@@ -169,3 +169,9 @@ def test_without_pytorch_train_says_how_to_install_and_evaluate_still_works(tmp_
                               capture_output=True, text=True, timeout=120)
     assert evaluate.returncode == 0, evaluate.stderr
     assert (tmp_path / "eval" / "report.md").is_file()
+
+
+def test_a_distillation_weight_out_of_range_is_a_one_line_error(tmp_path):
+    result = run_cli("train", str(tmp_path), "--distill", "-1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "sound-monitor: error: --distill must be between 0 and 100"
