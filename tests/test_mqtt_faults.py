@@ -145,6 +145,8 @@ def test_replay_skips_unreadable_rows_with_one_error_each_and_delivers_the_rest_
         assert consumer.wait_subscribed()  # else the next alert can pass before the test listens again
         sink.publish_alert(later := make_alert(9))
         assert wait_until(lambda: sink.backlog == 0)
+        # The broker's PUBACK to us can come before its delivery to the consumer.
+        assert consumer.wait_for(lambda s: any(later.id in m.payload.decode() for m in s.on(T.alert)))
     received = [json.loads(m.payload)["id"] for m in consumer.on(T.alert)]
     expected = [alerts[0].id, alerts[2].id, alerts[3].id, later.id]
     assert list(dict.fromkeys(received)) == expected
@@ -163,6 +165,7 @@ def test_an_alert_whose_rule_topic_is_too_long_still_goes_out_on_the_alert_topic
             sink.publish_alert(after := make_alert(1))
             assert wait_until(lambda: sink.backlog == 0), sink.backlog
             assert sink.connected  # paho's network thread survived
+    assert consumer.wait_for(lambda s: len(s.on(T.alert)) >= 2)  # PUBACK can precede delivery to the consumer
     assert [json.loads(m.payload)["id"] for m in consumer.on(T.alert)] == [huge.id, after.id]
     assert "cannot be published" in caplog.text
     consumer.close()
