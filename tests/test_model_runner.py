@@ -1,6 +1,7 @@
 """Model files describe themselves; anything missing or inconsistent is refused by name."""
 
 import numpy as np
+import onnx
 import pytest
 
 from monitor.errors import ModelError
@@ -108,4 +109,18 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     path = tmp_path / "junk.onnx"
     path.write_bytes(b"\x00garbage" * 100)
     with pytest.raises(ModelError, match="not a loadable ONNX model"):
+        ModelRunner(path)
+
+
+def test_an_embedding_output_of_the_wrong_shape_is_refused_by_name(tmp_path):
+    path = make_tiny_model(tmp_path / "m.onnx", embedding=True)
+    model = onnx.load(str(path))
+    (concat,) = [n for n in model.graph.node if n.output[0] == "embedding"]
+    concat.output[0] = "flat_embedding"
+    model.graph.node.append(onnx.helper.make_node("Reshape", ["flat_embedding", "per_band"], ["embedding"]))
+    model.graph.initializer.append(onnx.numpy_helper.from_array(np.array([-1, 2, 128], np.int64), "per_band"))
+    (output,) = [o for o in model.graph.output if o.name == "embedding"]
+    output.CopyFrom(onnx.helper.make_tensor_value_info("embedding", onnx.TensorProto.FLOAT, ["batch", 2, 128]))
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match=r"output 'embedding' has shape \['batch', 2, 128\], expected \[batch, size\]"):
         ModelRunner(path)

@@ -114,6 +114,13 @@ def test_a_share_outside_0_to_1_is_a_one_line_error(tmp_path, option):
     assert result.stderr.strip() == f"sound-monitor: error: {option} must be between 0 and 1"
 
 
+def test_a_frozen_block_count_beyond_the_trunk_is_a_one_line_error(tmp_path):
+    result = run_cli("train", str(tmp_path), "--frozen-blocks", "18", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "sound-monitor: error: --frozen-blocks must be between 0 and 17 (the trunk has modules features.0-16)")
+
+
 def test_training_is_deterministic_for_a_seed(tmp_path):
     from monitor.train.augment import WindowMaker
     from monitor.train.cache import FeatureCache

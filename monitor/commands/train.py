@@ -41,7 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--distill", type=float, default=TrainConfig.distill, metavar="WEIGHT",
                    help="with --init: weight of the loss that keeps the AudioSet head's predictions "
                    "those of the original network (0 = off; default: %(default)s)")
-    p.add_argument("--balance", type=float, default=0.5,
+    p.add_argument("--frozen-blocks", type=int, default=TrainConfig.frozen_blocks, metavar="N",
+                   help="with --init: trunk modules features.0..N-1 keep AudioSet's weights and are computed once "
+                   "per training window; the rest is fine-tuned (0..17; default: %(default)s)")
+    p.add_argument("--balance", type=float, default=TrainConfig.balance,
                    help="label sampling weight = clips**BALANCE: 0 = every label equally often (default: %(default)s)")
     p.add_argument("--peak-anywhere", type=float, default=AugmentConfig.p_peak_anywhere, metavar="SHARE",
                    help="share of training windows whose event may run off the window's edges, its loudest "
@@ -69,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     for name in ("balance", "peak_anywhere"):
         if not 0 <= getattr(args, name) <= 1:
             raise UserError(f"--{name.replace('_', '-')} must be between 0 and 1")
+    if not 0 <= args.frozen_blocks <= 17:
+        raise UserError("--frozen-blocks must be between 0 and 17 (the trunk has modules features.0-16)")
     for name in ("epochs", "batches_per_epoch", "batch_size", "threads"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
@@ -86,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         val_folds=val,
         test_folds=test,
         config=TrainConfig(epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
-                           seed=args.seed, threads=args.threads, balance=args.balance, distill=args.distill),
+                           seed=args.seed, threads=args.threads, balance=args.balance, distill=args.distill,
+                           frozen_blocks=args.frozen_blocks),
         augment=AugmentConfig(p_peak_anywhere=args.peak_anywhere),
         init=args.init,
         name=args.out.stem,
