@@ -29,9 +29,10 @@ def check_rules(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str
 def test_the_shipped_rules_are_valid_and_summarised(model: Path):
     result = check_rules("rules.yaml", "--model", str(model))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("rules.yaml: OK, 7 rules; level gate -65 dBFS; mode now: ")
+    assert result.stdout.startswith("rules.yaml: OK, 8 rules; level gate -65 dBFS; mode now: ")
     assert "  intruder: glass_break then human_while_away within 60s; away; critical; cooldown 120s" in result.stdout
     assert "  scream: scream_or_shout>=0.50; 2 of 3;" in result.stdout
+    assert "  footsteps_while_away: footsteps>=0.50; 3 of 4;" in result.stdout
     assert result.stderr == ""
 
 
