@@ -17,6 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from monitor.journal import Journal
 from monitor.mqtt import MqttSink, Topics
+from monitor.mqtt import publisher
 from monitor.mqtt.publisher import DISCOVERY_EVERY, HA_STATUS_TOPIC
 from tests.mqtt_fixtures import Broker, Subscriber, broker, fast_settings, wait_until  # noqa: F401  (fixture)
 from tests.test_mqtt import make_alert
@@ -168,4 +169,24 @@ def test_an_alert_whose_rule_topic_is_too_long_still_goes_out_on_the_alert_topic
     assert consumer.wait_for(lambda s: len(s.on(T.alert)) >= 2)  # PUBACK can precede delivery to the consumer
     assert [json.loads(m.payload)["id"] for m in consumer.on(T.alert)] == [huge.id, after.id]
     assert "cannot be published" in caplog.text
+    consumer.close()
+
+
+def test_an_owed_alert_whose_acknowledgement_is_lost_is_sent_again(broker, tmp_path, monkeypatch, caplog):  # noqa: F811
+    monkeypatch.setattr(publisher, "RESEND_AFTER", 1.0)
+    consumer = Subscriber(broker, T.alert)
+    with caplog.at_level(logging.WARNING), Journal(tmp_path / "j.sqlite3") as journal:
+        with MqttSink(fast_settings(broker), journal) as sink:
+            assert wait_until(lambda: sink.connected)
+            acknowledge = sink._client.on_publish
+            sink._client.on_publish = lambda *args: None  # PUBACKs vanish, as in a storm of takeovers
+            sink.publish_alert(alert := make_alert(0))
+            assert consumer.wait_for(lambda s: s.on(T.alert))
+            time.sleep(0.3)
+            assert sink.backlog == 1  # delivered, but the sink cannot know
+            sink._client.on_publish = acknowledge
+            assert wait_until(lambda: sink.backlog == 0, timeout=10)
+    assert consumer.wait_for(lambda s: len(s.on(T.alert)) >= 2)
+    assert {json.loads(m.payload)["id"] for m in consumer.on(T.alert)} == {alert.id}
+    assert "no acknowledgement for 1 owed alerts in 1 s; sending them again" in caplog.text
     consumer.close()

@@ -58,6 +58,9 @@ DISCOVERY_EVERY = 5.0  # at most one discovery publication per this many seconds
 _TOP_LABELS = 3
 _LOGGED_PAYLOAD = 40  # bytes of a rejected payload shown in the warning
 _IDLE = 0.5  # seconds the worker sleeps when nothing is scheduled
+# Owed alerts handed to paho that get no PUBACK at all for this long are handed over again: a storm of
+# takeovers and reconnects can leave acknowledgements lost while the connection looks healthy.
+RESEND_AFTER = 10.0
 
 
 class _Client(mqtt.Client):
@@ -115,6 +118,7 @@ class MqttSink:
         self._connected_at = float("inf")  # Unix time of the current connection (alerts raised before are replays)
         self._awaiting: dict[int, str] = {}  # mid -> alert id
         self._copies_left: dict[str, int] = {}  # alert id -> PUBACKs still missing
+        self._acked_at = float("-inf")  # last PUBACK of an alert, or the last (re)send from the start
         self._unpublishable: set[str] = set()  # topics paho refused, reported once
         self._discovery_at = float("-inf")
         self._discovery_due: float | None = None
@@ -261,6 +265,13 @@ class MqttSink:
                 f"MQTT: {self._settings.address} accepted the connection but sent no CONNACK within "
                 f"{self._settings.connect_timeout:g} s (is it a TLS port? set tls: true); retrying"
             )
+        if self._connected and self._awaiting and now - self._acked_at >= RESEND_AFTER:
+            log.warning("MQTT: no acknowledgement for %d owed alerts in %g s; sending them again",
+                        len(set(self._awaiting.values())), RESEND_AFTER)
+            self._awaiting.clear()
+            self._copies_left.clear()
+            self._sent_upto, self._acked_at = 0, now
+            self._drain()
         if self._closing is not None:
             finished = not self._connected or (self._offline_mid is None and not self._awaiting)
             if finished or now >= self._closing:
@@ -375,6 +386,7 @@ class MqttSink:
         self._connected_at = connected_at
         self._awaiting.clear()
         self._copies_left.clear()
+        self._acked_at = self._clock()
         log.info("MQTT: connected to %s", self._settings.address)
         self._last_error = None
         # Subscribing here restores the subscriptions after every reconnect.
@@ -469,6 +481,7 @@ class MqttSink:
             return
         if alert_id is None:
             return
+        self._acked_at = self._clock()
         left = self._copies_left.get(alert_id, 1) - 1
         if left > 0:
             self._copies_left[alert_id] = left
