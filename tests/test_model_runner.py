@@ -1,5 +1,7 @@
 """Model files describe themselves; anything missing or inconsistent is refused by name."""
 
+import warnings
+
 import numpy as np
 import onnx
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from monitor.errors import ModelError
 from monitor.features.logmel import logmel
 from monitor.model.metadata import ModelMetadata
-from monitor.model.runner import ModelRunner
+from monitor.model.runner import ModelRunner, activate
 from signals import tone
 from tiny_model import make_tiny_model, tiny_metadata
 
@@ -28,6 +30,15 @@ def test_batched_scores_are_probabilities_per_window(tiny_model):
     assert scores.shape == (3, 3)
     assert np.allclose(scores.sum(axis=1), 1.0, atol=1e-5)
     assert [runner.labels[i] for i in scores.argmax(axis=1)] == ["low", "mid", "high"]
+
+
+def test_sigmoid_scores_saturate_quietly_for_extreme_logits():
+    raw = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow warning would land in the daemon's journal
+        scores = activate(raw, "sigmoid")
+    assert scores.dtype == np.float32
+    np.testing.assert_allclose(scores, [[0.0, 9.4e-14, 0.5, 1.0, 1.0]], atol=1e-6)
 
 
 def test_metadata_round_trips_through_props():

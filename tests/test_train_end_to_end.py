@@ -64,8 +64,21 @@ def test_training_writes_a_model_the_runtime_loads(trained):
 def test_fine_tuning_from_the_pretrained_checkpoint_keeps_its_knowledge(tmp_path):
     out, result = train_tiny(tmp_path, "--init", str(CHECKPOINT))
     assert result.returncode == 0, result.stderr
-    md = ModelRunner(out).metadata
-    assert "fine-tuned from mn04_as_mAP_432.pt" in md.info["description"]
+    runner = ModelRunner(out)
+    assert "fine-tuned from mn04_as_mAP_432.pt" in runner.metadata.info["description"]
+    # Learnt sounds are classified from AudioSet's own embedding, which fine-tuning leaves as it was.
+    from monitor.train.mobilenet import MobileNetV3, load_pretrained
+
+    pretrained = MobileNetV3()
+    load_pretrained(pretrained, CHECKPOINT)
+    pretrained.eval()
+    windows = np.random.default_rng(0).normal(-4.0, 2.0, (2, 128, 501)).astype(np.float32)
+    with torch.no_grad():
+        expected = pretrained.embed(torch.from_numpy(windows[:, None])).numpy()
+    _, embedding = runner.predict_with_embedding(windows)
+    assert np.abs(embedding - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
+    # The PyTorch weights are kept beside the report, so the model can be exported again without training.
+    assert (out.with_name("tiny-report") / "weights.pt").is_file()
 
 
 @pytest.mark.parametrize("content, problem", [

@@ -100,5 +100,6 @@ def activate(raw: np.ndarray, activation: str) -> np.ndarray:
         shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
         return shifted / shifted.sum(axis=1, keepdims=True)
     if activation == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-raw))
+        # tanh form: no overflow warning for very negative logits (1 / (1 + exp(-x)) overflows there).
+        return (0.5 * (1.0 + np.tanh(0.5 * raw))).astype(raw.dtype, copy=False)
     return raw

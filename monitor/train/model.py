@@ -2,14 +2,19 @@
 
 Takes model-input windows (batch, 1, 128, n_frames) from the front end the model
 declares (``KALDI_LOG_32K``); gives raw logits (batch, n_labels) — the runtime
-applies the sigmoid the metadata declares — and the 384-value embedding (the
-trunk's last feature map averaged over frequency and time) that learnt sounds are
-classified from. With a pretrained start the first ``frozen_blocks`` trunk modules
-keep AudioSet's weights (they are also the expensive, high-resolution part, so
-training computes them once per training window, see the trainer); the blocks above
-are fine-tuned. The pretrained AudioSet head stays attached so training can keep the
-fine-tuned blocks close to what AudioSet taught them (distillation from the frozen
-original); it is not exported.
+applies the sigmoid the metadata declares — and a 384-value embedding (the
+trunk's last feature map averaged over frequency and time). With a pretrained start
+the first ``frozen_blocks`` trunk modules keep AudioSet's weights (they are also the
+expensive, high-resolution part, so training computes them once per training
+window, see the trainer); the blocks above are fine-tuned. The pretrained AudioSet
+head stays attached so training can keep the fine-tuned blocks close to what
+AudioSet taught them (distillation from the frozen original); it is not exported.
+
+What is exported is :class:`Served`: our logits, and the embedding learnt sounds
+are classified from. With a pretrained start that embedding comes from a frozen
+copy of AudioSet's own upper blocks on the shared lower trunk, because fine-tuning
+specialises the tuned blocks to our labels and a sound we have no label for (a
+doorbell, a cat) then lands close to whatever label it resembles.
 """
 
 from __future__ import annotations
@@ -23,11 +28,16 @@ from torch import nn
 from monitor.train.mobilenet import MobileNetV3, load_pretrained
 
 EMBEDDING_SIZE = 384
+TIME_POOLS = ("mean", "meanmax")
 
 
 class SoundTagger(nn.Module):
-    def __init__(self, n_labels: int, init: Path | None = None, frozen_blocks: int = 0, dropout: float = 0.2) -> None:
+    def __init__(self, n_labels: int, init: Path | None = None, frozen_blocks: int = 0, dropout: float = 0.2,
+                 time_pool: str = "mean") -> None:
         super().__init__()
+        if time_pool not in TIME_POOLS:
+            raise ValueError(f"time_pool must be one of {TIME_POOLS}")
+        self.time_pool = time_pool
         self.net = MobileNetV3()
         if init is not None:
             load_pretrained(self.net, init)
@@ -49,9 +59,14 @@ class SoundTagger(nn.Module):
         return self.net.features[: self.frozen_blocks](x)
 
     def upper(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(our logits, embedding) from the frozen modules' output."""
-        embedding = self.net.features[self.frozen_blocks :](h).mean(dim=(2, 3))
-        return self.head(embedding), embedding
+        """(our logits, embedding) from the frozen modules' output; the embedding is the mean over
+        frequency and time (what AudioSet's head reads), our head reads ``time_pool``'s pooling."""
+        fmap = self.net.features[self.frozen_blocks :](h)
+        embedding = fmap.mean(dim=(2, 3))
+        if self.time_pool == "mean":
+            return self.head(embedding), embedding
+        loudest = fmap.mean(dim=2).amax(dim=2)  # the strongest of the window's time steps, per channel
+        return self.head((embedding + loudest) / 2), embedding
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(our logits, embedding)."""
@@ -79,7 +94,10 @@ class SoundTagger(nn.Module):
 
 
 class Teacher(nn.Module):
-    """The pretrained network above the frozen modules, frozen: AudioSet logits from ``SoundTagger.lower``'s output."""
+    """The pretrained network above the frozen modules, frozen: AudioSet logits from ``SoundTagger.lower``'s output.
+
+    Make it before training: it copies the tagger's blocks as they are then.
+    """
 
     def __init__(self, model: SoundTagger) -> None:
         super().__init__()
@@ -89,8 +107,30 @@ class Teacher(nn.Module):
         for p in self.parameters():
             p.requires_grad_(False)
 
+    def embed(self, h: torch.Tensor) -> torch.Tensor:
+        """AudioSet's 384-value embedding from ``SoundTagger.lower``'s output."""
+        return self.top(h).mean(dim=(2, 3))
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.head(self.top(h).mean(dim=(2, 3)))
+        return self.head(self.embed(h))
+
+
+class Served(nn.Module):
+    """What the model file computes: (our logits, embedding for learnt sounds) from model-input windows.
+
+    The lower trunk runs once for both outputs; with a ``teacher`` the embedding is AudioSet's
+    (its upper blocks add ~20 % to a window's cost), without one the tagger's own.
+    """
+
+    def __init__(self, tagger: SoundTagger, teacher: Teacher | None) -> None:
+        super().__init__()
+        self.tagger = tagger
+        self.teacher = teacher
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.tagger.lower(x)
+        logits, embedding = self.tagger.upper(h)
+        return logits, (self.teacher.embed(h) if self.teacher is not None else embedding)
 
 
 def count_macs(model: nn.Module, input_shape: tuple[int, int, int]) -> int:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from monitor.errors import UserError
 from monitor.evaluate.clip_metrics import best_threshold, clip_scores, collapse
@@ -30,7 +31,7 @@ from monitor.train.cache import FeatureCache
 from monitor.train.card import model_card
 from monitor.train.dataset import Skipped, load_dataset, require_usable, skip_report
 from monitor.train.labelmap import LabelMap
-from monitor.train.model import count_macs
+from monitor.train.model import Served, count_macs
 from monitor.train.trainer import Trainer, predict_torch
 
 
@@ -138,8 +139,9 @@ def run_training(opts: TrainOptions, log=print) -> dict:
             "git_commit": commit,
         },
     )
-    export_onnx(model, metadata, opts.out)
-    diff = verify_export(model, opts.out, val_set.windows[:64])
+    served = Served(model, trainer.teacher)
+    export_onnx(served, metadata, opts.out)
+    diff = verify_export(served, opts.out, val_set.windows[:64])
     log(f"exported {opts.out} ({opts.out.stat().st_size / 1e6:.2f} MB); ONNX Runtime vs PyTorch max difference {diff:.1e}")
     from monitor.sounds.bank import write_background_bank
 
@@ -176,8 +178,8 @@ def run_training(opts: TrainOptions, log=print) -> dict:
         "folds": {"validation": sorted(opts.val_folds), "test": sorted(opts.test_folds)},
         "config": asdict(opts.config),
         "augment": asdict(opts.augment),
-        "macs_per_window": count_macs(model, opts.features.input_shape),
-        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "macs_per_window": count_macs(served, opts.features.input_shape),
+        "parameters": int(sum(p.numel() for p in served.parameters())),
         "onnx_bytes": opts.out.stat().st_size,
         "ort_vs_torch_max_diff": diff,
         "ms_per_window_one_thread": round(ms_per_window, 3),
@@ -190,6 +192,8 @@ def run_training(opts: TrainOptions, log=print) -> dict:
                   "recall_at_threshold": {c.label: c.recall for c in r.at_threshold}} for r in reports],
     }
     opts.report_dir.mkdir(parents=True, exist_ok=True)
+    # The PyTorch weights, so the model can be exported again (e.g. with other outputs) without retraining.
+    torch.save(served.state_dict(), opts.report_dir / "weights.pt")
     (opts.report_dir / "training.json").write_text(json.dumps(summary, indent=2, default=str))
     results_md = "(no test folds)"
     if reports:

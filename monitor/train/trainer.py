@@ -84,8 +84,10 @@ class Trainer:
         torch.set_num_threads(config.threads)
         self.rng = np.random.default_rng(config.seed)
         self.pretrained = init is not None
-        self.model = SoundTagger(len(labels), init, config.frozen_blocks if self.pretrained else 0)
-        self.teacher = Teacher(self.model) if self.pretrained and config.distill > 0 else None
+        self.model = SoundTagger(len(labels), init, config.frozen_blocks if self.pretrained else 0,
+                                 time_pool=config.time_pool)
+        # Kept even without distillation: the exported embedding for learnt sounds comes from it.
+        self.teacher = Teacher(self.model) if self.pretrained else None
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Balanced batch: a label (weighted by ``balance``), a source label of it, then a clip."""
@@ -125,7 +127,7 @@ class Trainer:
                 h = self.model.lower(x)
                 lower.append(h.half())
                 targets.append(y)
-                if self.teacher is not None:
+                if self.teacher is not None and self.config.distill > 0:
                     teacher.append(torch.sigmoid(self.teacher(h)).half())
                 progress("training windows", b + 1, n, started)
         return Pool(torch.cat(lower), torch.cat(targets), torch.cat(teacher) if teacher else None)
