@@ -49,9 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--peak-anywhere", type=float, default=AugmentConfig.p_peak_anywhere, metavar="SHARE",
                    help="share of training windows whose event may run off the window's edges, its loudest "
                    "moment anywhere in it: teaches events that have only just begun (default: %(default)s)")
-    p.add_argument("--time-pool", choices=("mean", "meanmax"), default=TrainConfig.time_pool,
-                   help="how the head pools the window's time steps: mean, or the mean and the loudest step "
-                   "together (short sounds in long windows; default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (default: %(default)s)")
     p.set_defaults(func=run)
@@ -95,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         test_folds=test,
         config=TrainConfig(epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
                            seed=args.seed, threads=args.threads, balance=args.balance, distill=args.distill,
-                           frozen_blocks=args.frozen_blocks, time_pool=args.time_pool),
+                           frozen_blocks=args.frozen_blocks),
         augment=AugmentConfig(p_peak_anywhere=args.peak_anywhere),
         init=args.init,
         name=args.out.stem,

@@ -29,9 +29,6 @@ class TrainConfig:
     # 0.5 gives the broad background labels (dozens of source labels) more turns than rare events.
     balance: float = 0.3
     distill: float = 1.0  # weight of the loss towards the frozen AudioSet teacher (0: off)
-    # How our head pools the trunk's 16 time steps (0.32 s each): "mean" as AudioSet's head, or
-    # "meanmax" (mean + max) / 2, so a 0.3-s crash in 5 s of loud street is not averaged away.
-    time_pool: str = "mean"
     seed: int = 0
     threads: int = 2
 

@@ -28,16 +28,11 @@ from torch import nn
 from monitor.train.mobilenet import MobileNetV3, load_pretrained
 
 EMBEDDING_SIZE = 384
-TIME_POOLS = ("mean", "meanmax")
 
 
 class SoundTagger(nn.Module):
-    def __init__(self, n_labels: int, init: Path | None = None, frozen_blocks: int = 0, dropout: float = 0.2,
-                 time_pool: str = "mean") -> None:
+    def __init__(self, n_labels: int, init: Path | None = None, frozen_blocks: int = 0, dropout: float = 0.2) -> None:
         super().__init__()
-        if time_pool not in TIME_POOLS:
-            raise ValueError(f"time_pool must be one of {TIME_POOLS}")
-        self.time_pool = time_pool
         self.net = MobileNetV3()
         if init is not None:
             load_pretrained(self.net, init)
@@ -59,14 +54,9 @@ class SoundTagger(nn.Module):
         return self.net.features[: self.frozen_blocks](x)
 
     def upper(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(our logits, embedding) from the frozen modules' output; the embedding is the mean over
-        frequency and time (what AudioSet's head reads), our head reads ``time_pool``'s pooling."""
-        fmap = self.net.features[self.frozen_blocks :](h)
-        embedding = fmap.mean(dim=(2, 3))
-        if self.time_pool == "mean":
-            return self.head(embedding), embedding
-        loudest = fmap.mean(dim=2).amax(dim=2)  # the strongest of the window's time steps, per channel
-        return self.head((embedding + loudest) / 2), embedding
+        """(our logits, embedding) from the frozen modules' output."""
+        embedding = self.net.features[self.frozen_blocks :](h).mean(dim=(2, 3))
+        return self.head(embedding), embedding
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(our logits, embedding)."""

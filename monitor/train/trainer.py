@@ -84,8 +84,7 @@ class Trainer:
         torch.set_num_threads(config.threads)
         self.rng = np.random.default_rng(config.seed)
         self.pretrained = init is not None
-        self.model = SoundTagger(len(labels), init, config.frozen_blocks if self.pretrained else 0,
-                                 time_pool=config.time_pool)
+        self.model = SoundTagger(len(labels), init, config.frozen_blocks if self.pretrained else 0)
         # Kept even without distillation: the exported embedding for learnt sounds comes from it.
         self.teacher = Teacher(self.model) if self.pretrained else None
 
