@@ -35,9 +35,14 @@ def export_onnx(model: torch.nn.Module, metadata: ModelMetadata, path: Path) -> 
         input_names=["logmel"], output_names=["scores", EMBEDDING_OUTPUT],
         dynamic_axes={"logmel": {0: "batch"}, "scores": {0: "batch"}, EMBEDDING_OUTPUT: {0: "batch"}},
     )
-    proto = onnx.load_from_string(buffer.getvalue())
+    save_with_metadata(onnx.load_from_string(buffer.getvalue()), metadata, path)
+
+
+def save_with_metadata(proto: onnx.ModelProto, metadata: ModelMetadata, path: Path) -> None:
+    """Write ``proto`` with ``metadata`` (any earlier props dropped) and a ``model_id`` hashed from its graph."""
     model_id = hashlib.sha256(proto.graph.SerializeToString()).hexdigest()[:16]
     metadata = replace(metadata, info={**metadata.info, "model_id": model_id})
+    del proto.metadata_props[:]
     for key, value in metadata.to_props().items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
