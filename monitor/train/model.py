@@ -109,7 +109,7 @@ class Served(nn.Module):
     """What the model file computes: (our logits, embedding for learnt sounds) from model-input windows.
 
     The lower trunk runs once for both outputs; with a ``teacher`` the embedding is AudioSet's
-    (its upper blocks add about half again to a window's time), without one the tagger's own.
+    (its upper blocks add about 40 % to a window's time), without one the tagger's own.
     """
 
     def __init__(self, tagger: SoundTagger, teacher: Teacher | None) -> None:
