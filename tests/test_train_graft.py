@@ -72,3 +72,13 @@ def test_the_command_reports_a_user_mistake_in_one_line(tmp_path, capsys):
     assert main([str(tmp_path / "missing.onnx"), "--init", str(CHECKPOINT), "--out", str(tmp_path / "x.onnx")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: model file not found") and "\n" not in err
+
+
+def test_a_model_without_the_named_trunk_module_is_refused_in_one_line(tmp_path, capsys):
+    from tiny_model import make_tiny_model
+
+    other = make_tiny_model(tmp_path / "other.onnx", embedding=True)  # a valid model file, not our network
+    assert main([str(other), "--init", str(CHECKPOINT), "--out", str(tmp_path / "x.onnx")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "no trunk module features.7 in the graph" in err and "\n" not in err
+    assert not (tmp_path / "x.onnx").exists()
