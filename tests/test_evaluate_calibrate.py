@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.evaluate.calibrate import StreamScores, calibrate, false_alarms, write_thresholds
+from monitor.evaluate.calibrate import StreamScores, calibrate, false_alarms, rule_persistence, write_thresholds
 from monitor.evaluate.events import Event
 from monitor.model.runner import ModelRunner
+from monitor.rules.loader import parse_rules
+from monitor.rules.schema import Persistence
 from tiny_model import make_tiny_model, tiny_metadata
 
 
@@ -38,6 +40,47 @@ def test_calibration_picks_the_lowest_threshold_within_the_budget():
     assert calibrate([s], ("glass", "other"), {"glass"}, {"glass": 0.3}, max_per_hour=0.5)["glass"][0] == pytest.approx(0.71)
     # Never below the floor.
     assert calibrate([s], ("glass", "other"), {"glass"}, {"glass": 0.8}, max_per_hour=5)["glass"][0] == pytest.approx(0.8)
+
+
+def flickering() -> StreamScores:
+    """One hour: a glass event at 100-102 s scoring 0.9 for 4 windows, and single-window background flickers of 0.8."""
+    ends = np.arange(5.0, 3600.0, 0.5)
+    glass = np.full(len(ends), 0.1)
+    glass[(ends >= 100.5) & (ends <= 102)] = 0.9
+    for t in (1000.0, 2000.0, 3000.0):
+        glass[ends == t] = 0.8
+    return StreamScores(ends, np.stack([glass, 1 - glass], axis=1), [Event(100.0, 102.0, "glass")], 3600.0)
+
+
+def test_a_persistent_detector_ignores_what_a_single_window_raises():
+    s = flickering()
+    assert false_alarms(s, 0, "glass", 0.5) == (3, 1)
+    assert false_alarms(s, 0, "glass", 0.5, Persistence(2, 3)) == (0, 1)
+    assert false_alarms(s, 0, "glass", 0.5, Persistence(5, 6)) == (0, 0)  # the event has only 4 windows
+    assert false_alarms(s, 0, "glass", 0.5, Persistence(duration=1.5)) == (0, 1)
+    assert false_alarms(s, 0, "glass", 0.5, Persistence(duration=2.0)) == (0, 0)
+
+
+def test_calibrating_for_the_rules_persistence_allows_a_lower_threshold():
+    s = flickering()
+    alone = calibrate([s], ("glass", "other"), {"glass"}, {"glass": 0.3}, max_per_hour=0.5)
+    assert alone["glass"][0] == pytest.approx(0.81)
+    persistent = calibrate([s], ("glass", "other"), {"glass"}, {"glass": 0.3}, max_per_hour=0.5,
+                           persistence={"glass": Persistence(2, 3)})
+    assert persistent["glass"][0] == pytest.approx(0.3) and persistent["glass"][2] == 1.0
+
+
+def test_a_label_takes_the_most_easily_met_persistence_of_the_rules_watching_it():
+    text = b"""version: 1
+groups:
+  either: [glass, other]
+rules:
+  - {name: a, sound: glass, persistence: 3 of 4}
+  - {name: b, sound: either, persistence: 2 of 3}
+  - {name: c, sound: other, persistence: 2 of 5}
+"""
+    rules = parse_rules(text, "rules.yaml", ("glass", "other"))
+    assert rule_persistence(rules) == {"glass": Persistence(2, 3), "other": Persistence(2, 5)}
 
 
 def test_thresholds_are_written_into_the_model_metadata(tmp_path):

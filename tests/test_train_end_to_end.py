@@ -60,6 +60,24 @@ def test_training_writes_a_model_the_runtime_loads(trained):
     assert "validation macro-F1" in result.stdout and "ONNX Runtime vs PyTorch max difference" in result.stdout
 
 
+def test_calibration_for_a_rules_file_writes_thresholds_and_says_which_persistence(trained):
+    tmp, out, result = trained
+    assert result.returncode == 0, result.stderr
+    model = tmp / "calibrated.onnx"
+    model.write_bytes(out.read_bytes())
+    rules = tmp / "rules.yaml"
+    rules.write_text("version: 1\nrules:\n  - {name: tone, sound: high, persistence: 2 of 3}\n")
+    calibrated = run_cli("evaluate", str(tmp / "data"), "--labels", str(tmp / "map.yaml"), "--model", str(model),
+                         "--folds", "1", "--cache", str(tmp / "cache"), "--calibrate", "2", "--rules", str(rules),
+                         "--events-per-label", "2", "--report-dir", str(tmp / "calibration"), cwd=tmp)
+    assert calibrated.returncode == 0, calibrated.stderr
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip()
+            for line in (tmp / "calibration" / "calibration.md").read_text().splitlines() if line.startswith("| ")}
+    assert rows["high"] == "2 of 3" and rows["low"] == "1 of 1"
+    floors = ModelRunner(out).metadata.thresholds  # training's thresholds are the clip-level floor
+    assert all(t >= floors[label] for label, t in ModelRunner(model).metadata.thresholds.items())
+
+
 @pytest.mark.skipif(not CHECKPOINT.is_file(), reason=f"pretrained checkpoint not found at {CHECKPOINT}")
 def test_fine_tuning_from_the_pretrained_checkpoint_keeps_its_knowledge(tmp_path):
     out, result = train_tiny(tmp_path, "--init", str(CHECKPOINT))

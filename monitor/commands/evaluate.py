@@ -44,8 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mode", default="away", help="mode the rules run in for event level (default: %(default)s)")
     p.add_argument("--calibrate", type=float, default=None, metavar="FA_PER_HOUR",
                    help="instead of evaluating: build streams from DATA's --folds (use validation folds, never test folds), "
-                   "pick per-label thresholds for at most FA_PER_HOUR false alarms per hour of background "
-                   "(never below the model's current thresholds) and write them into --model")
+                   "pick per-label thresholds for at most FA_PER_HOUR false alarms per hour of background, each label "
+                   "detected with the persistence of its rule in --rules (else one window), never below the clip-level "
+                   "F1 threshold on those folds' clips, and write them into --model")
     p.add_argument("--hop", type=float, default=0.5, help="window hop in seconds for event level (default: %(default)s)")
     p.add_argument("--ignore", default=None,
                    help="comma-separated labels that never alert (default: the label map's background labels and silence)")
@@ -98,11 +99,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def clip_level(args: argparse.Namespace, runner: ModelRunner, label_map) -> str:  # type: ignore[no-untyped-def]
-    from monitor.evaluate.clip_metrics import collapse
-    from monitor.evaluate.clips import evaluate_clips
-    from monitor.evaluate.report import clip_report
-    from monitor.train.augment import N_SILENCE_EVAL, ROOM_TONE_SEED, ROOM_TONES, WindowMaker
+def fold_clips(args: argparse.Namespace, runner: ModelRunner, label_map):  # type: ignore[no-untyped-def]
+    """(clip features of DATA's --folds in the model's labels, an evaluation WindowMaker, the silence label)."""
+    from monitor.train.augment import ROOM_TONE_SEED, ROOM_TONES, WindowMaker
     from monitor.train.cache import FeatureCache
     from monitor.train.dataset import load_dataset, skip_report
 
@@ -120,9 +119,20 @@ def clip_level(args: argparse.Namespace, runner: ModelRunner, label_map) -> str:
     feats, corrupt = cache.load_all(chosen)
     dataset.skipped += corrupt
     print(skip_report(dataset.skipped))
-    params = runner.metadata.features
-    maker = WindowMaker(params, cache.room_tones(ROOM_TONES, ROOM_TONE_SEED), [])
+    maker = WindowMaker(runner.metadata.features, cache.room_tones(ROOM_TONES, ROOM_TONE_SEED), [])
     silence = label_map.silence if label_map.silence in labels else None
+    return feats, maker, silence
+
+
+def clip_level(args: argparse.Namespace, runner: ModelRunner, label_map) -> str:  # type: ignore[no-untyped-def]
+    from monitor.evaluate.clip_metrics import collapse
+    from monitor.evaluate.clips import evaluate_clips
+    from monitor.evaluate.report import clip_report
+    from monitor.train.augment import N_SILENCE_EVAL
+
+    folds = set(args.folds or [4])
+    labels = runner.labels
+    feats, maker, silence = fold_clips(args, runner, label_map)
     reports = []
     for variant, title in (("full", "full band"), ("band", "band-limited (8/11.025/16 kHz recordings)")):
         report, scores, y = evaluate_clips(runner.predict, maker, feats, labels, runner.metadata.thresholds,
@@ -168,24 +178,40 @@ def make_streams(args: argparse.Namespace, runner: ModelRunner, label_map, ignor
 
 def calibrate_thresholds(args: argparse.Namespace, runner: ModelRunner, label_map, ignore: set[str]) -> int:  # type: ignore[no-untyped-def]
     try:
-        from monitor.evaluate.calibrate import calibrate, stream_scores, write_thresholds
+        from monitor.evaluate.calibrate import calibrate, rule_persistence, stream_scores, write_thresholds
     except ImportError as exc:
         raise UserError(f"--calibrate writes the model file and needs onnx ({exc.name} is missing): pip install -e .[train]") from None
+    from monitor.evaluate.clips import build_eval_set, clip_thresholds
     from monitor.evaluate.streams import find_recordings
+    from monitor.train.augment import N_SILENCE_EVAL
 
     if args.data is None:
         raise UserError("--calibrate needs the data folder (its --folds give the validation streams)")
     if args.calibrate <= 0:
         raise UserError("--calibrate needs a positive number of false alarms per hour")
     args.make_streams = args.make_streams or args.report_dir / "calibration-streams"
+    # The floor: the clip-level F1 thresholds on the same folds' clips, as training sets them,
+    # so calibrating again (another budget, other rules) starts from the same place.
+    feats, maker, silence = fold_clips(args, runner, label_map)
+    floors = clip_thresholds(runner.predict, build_eval_set(maker, feats, runner.labels, "full", silence, N_SILENCE_EVAL, seed=1),
+                             build_eval_set(maker, feats, runner.labels, "band", silence, N_SILENCE_EVAL, seed=2), runner.labels)
+    persistence = {}
+    if args.rules:
+        from monitor.rules.loader import load_rules
+
+        persistence = rule_persistence(load_rules(args.rules, runner.labels, runner.metadata.thresholds))
     folder = make_streams(args, runner, label_map, ignore)
     streams = [stream_scores(runner, audio, sidecar, args.hop) for audio, sidecar in find_recordings(folder)]
     alert = {label for label in runner.labels if label not in ignore}
-    chosen = calibrate(streams, runner.labels, alert, runner.metadata.thresholds, args.calibrate)
+    chosen = calibrate(streams, runner.labels, alert, floors, args.calibrate, persistence)
     lines = [f"# Thresholds calibrated for <= {args.calibrate:g} false alarms/h on folds {sorted(set(args.folds or [4]))}", "",
-             "| label | old threshold | new threshold | FA / h | event recall |", "|---|---:|---:|---:|---:|"]
+             f"Detector per label: {'the persistence of ' + str(args.rules) + ' (below)' if args.rules else 'a single window'}.", "",
+             "| label | persistence | clip-level floor | old threshold | new threshold | FA / h | event recall |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for label, (t, fa, recall) in chosen.items():
-        lines.append(f"| {label} | {runner.metadata.thresholds.get(label, 0.5):.3f} | {t:.3f} | {fa:.2f} | {recall:.3f} |")
+        kept = persistence.get(label)
+        lines.append(f"| {label} | {kept.describe() if kept else '1 of 1'} | {floors[label]:.3f} "
+                     f"| {runner.metadata.thresholds.get(label, 0.5):.3f} | {t:.3f} | {fa:.2f} | {recall:.3f} |")
     path = runner.path
     write_thresholds(path, {label: t for label, (t, _, _) in chosen.items()})
     (args.report_dir / "calibration.md").write_text("\n".join(lines) + "\n")

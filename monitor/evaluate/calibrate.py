@@ -3,10 +3,12 @@
 Takes annotated validation recordings (events inserted into background, see
 :mod:`monitor.evaluate.mixtures`) and a model; runs them through the streaming
 pipeline once, keeps every window's scores, and gives per label the lowest
-threshold (not below a floor, e.g. the clip-level F1 threshold) at which a plain
-detector (alert when the score crosses the threshold) raises at most
-``max_per_hour`` false alarms per hour of background. Then the thresholds can be
-written into the model file's metadata.
+threshold (not below a floor, e.g. the clip-level F1 threshold) at which a
+detector raises at most ``max_per_hour`` false alarms per hour of background. The
+detector alerts when the label's persistence is met: by default a single window at or
+above the threshold; calibrated for a rules file, the persistence of the rule that
+watches the label (e.g. 2 of the last 3 windows), so the thresholds fit the rules they
+are used with. Then the thresholds can be written into the model file's metadata.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from monitor.evaluate.events import Event, background_hours, read_annotations
 from monitor.model.metadata import ModelMetadata
 from monitor.model.runner import ModelRunner
 from monitor.pipeline import Pipeline
+from monitor.rules.schema import Persistence, RuleSet, SimpleRule
 
 GRID = np.round(np.arange(0.2, 0.99, 0.01), 2)
 
@@ -44,9 +47,24 @@ def stream_scores(runner: ModelRunner, audio: Path, sidecar: Path, hop_seconds: 
                         max(ends, default=0.0))
 
 
-def false_alarms(s: StreamScores, index: int, label: str, threshold: float, tolerance: float = 5.0) -> tuple[int, int]:
-    """(false alarms, events detected) of a crossing detector on one stream."""
-    active = s.scores[:, index] >= threshold
+def persisting(scores: np.ndarray, ends: np.ndarray, threshold: float, persistence: Persistence) -> np.ndarray:
+    """Per window: whether the persistence is met at it (as the rule engine counts evidence)."""
+    active = scores >= threshold
+    if persistence.duration is not None:
+        # Consecutive detecting windows, from the end of the first to the end of this one.
+        index = np.arange(len(active))
+        run_start = np.maximum.accumulate(np.where(active, 0, index + 1))
+        return active & (ends - ends[np.minimum(run_start, len(ends) - 1)] >= persistence.duration)
+    if persistence.of == 1:
+        return active
+    counts = np.convolve(active.astype(np.int32), np.ones(persistence.of, np.int32))[: len(active)]
+    return counts >= persistence.hits
+
+
+def false_alarms(s: StreamScores, index: int, label: str, threshold: float,
+                 persistence: Persistence = Persistence(), tolerance: float = 5.0) -> tuple[int, int]:
+    """(false alarms, events detected) of a detector with this persistence on one stream."""
+    active = persisting(s.scores[:, index], s.ends, threshold, persistence)
     rising = s.ends[active & ~np.concatenate([[False], active[:-1]])]
     mine = [e for e in s.events if e.label == label]
     fa = sum(1 for t in rising if not any(e.onset <= t <= e.offset + tolerance for e in mine))
@@ -54,9 +72,26 @@ def false_alarms(s: StreamScores, index: int, label: str, threshold: float, tole
     return fa, hits
 
 
+def rule_persistence(rules: RuleSet) -> dict[str, Persistence]:
+    """Label -> the most easily met persistence among the simple rules watching it: the threshold
+    must keep even that rule within the budget."""
+    def ease(p: Persistence) -> tuple[float, int, int]:
+        return (p.duration or 0.0, p.hits, -p.of)
+
+    out: dict[str, Persistence] = {}
+    for rule in rules.rules:
+        if isinstance(rule, SimpleRule):
+            for label in rule.labels:
+                if label not in out or ease(rule.persistence) < ease(out[label]):
+                    out[label] = rule.persistence
+    return out
+
+
 def calibrate(streams: list[StreamScores], labels: tuple[str, ...], alert_labels: set[str],
-              floors: dict[str, float], max_per_hour: float) -> dict[str, tuple[float, float, float]]:
-    """label -> (threshold, false alarms per hour, event recall) on the validation streams."""
+              floors: dict[str, float], max_per_hour: float,
+              persistence: dict[str, Persistence] | None = None) -> dict[str, tuple[float, float, float]]:
+    """label -> (threshold, false alarms per hour, event recall) on the validation streams;
+    ``persistence``: per label (default: a single window)."""
     hours = sum(background_hours(s.duration, s.events) for s in streams)
     out = {}
     for i, label in enumerate(labels):
@@ -64,7 +99,7 @@ def calibrate(streams: list[StreamScores], labels: tuple[str, ...], alert_labels
             continue
         events = sum(1 for s in streams for e in s.events if e.label == label)
         for t in [g for g in GRID if g >= floors.get(label, 0.0)] or [GRID[-1]]:
-            counts = [false_alarms(s, i, label, float(t)) for s in streams]
+            counts = [false_alarms(s, i, label, float(t), (persistence or {}).get(label, Persistence())) for s in streams]
             fa, hits = sum(c[0] for c in counts), sum(c[1] for c in counts)
             if hours and fa / hours <= max_per_hour:
                 break

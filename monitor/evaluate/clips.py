@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.evaluate.clip_metrics import clip_scores
+from monitor.evaluate.clip_metrics import best_threshold, clip_scores
 from monitor.evaluate.report import ClipReport, clip_report
 from monitor.train.augment import WindowMaker
 from monitor.train.cache import ClipFeatures
@@ -50,6 +50,14 @@ def build_eval_set(
 
 def score_windows(scorer: Scorer, windows: np.ndarray, batch: int = 64) -> np.ndarray:
     return np.concatenate([scorer(windows[i : i + batch]) for i in range(0, len(windows), batch)])
+
+
+def clip_thresholds(scorer: Scorer, full: EvalSet, band: EvalSet, labels: tuple[str, ...]) -> dict[str, float]:
+    """Per label, the threshold with the best one-vs-rest F1 over the clips, full band and
+    band-limited together (what training writes into the model, and the floor of calibration)."""
+    scores = np.concatenate([clip_scores(score_windows(scorer, s.windows), s.clip_of) for s in (full, band)])
+    targets = np.concatenate([full.targets, band.targets])
+    return {label: best_threshold(scores[:, i], targets == i) for i, label in enumerate(labels)}
 
 
 def evaluate_clips(

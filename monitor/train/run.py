@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from monitor.errors import UserError
-from monitor.evaluate.clip_metrics import best_threshold, clip_scores, collapse
-from monitor.evaluate.clips import build_eval_set, evaluate_clips, write_reports
+from monitor.evaluate.clip_metrics import collapse
+from monitor.evaluate.clips import build_eval_set, clip_thresholds, evaluate_clips, write_reports
 from monitor.evaluate.report import clip_report
 from monitor.features.params import KALDI_LOG_32K, FeatureParams
 from monitor.model.metadata import ModelMetadata
@@ -111,11 +111,7 @@ def run_training(opts: TrainOptions, log=print) -> dict:
 
     # Thresholds from validation clips, full band and band-limited together.
     val_band = build_eval_set(maker, val, labels, "band", dataset.silence, N_SILENCE_EVAL, seed=2)
-    val_scores = np.concatenate([
-        clip_scores(predict_torch(model, s.windows), s.clip_of) for s in (val_set, val_band)
-    ])
-    val_targets = np.concatenate([val_set.targets, val_band.targets])
-    thresholds = {label: best_threshold(val_scores[:, i], val_targets == i) for i, label in enumerate(labels)}
+    thresholds = clip_thresholds(lambda w: predict_torch(model, w), val_set, val_band, labels)
 
     from monitor.train.export import export_onnx, verify_export
 
