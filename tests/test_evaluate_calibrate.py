@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.evaluate.calibrate import StreamScores, calibrate, false_alarms, rule_persistence, write_thresholds
+from monitor.evaluate.calibrate import (StreamScores, calibrate, compare_persistence, false_alarms, rule_persistence,
+                                        write_thresholds)
 from monitor.evaluate.events import Event
 from monitor.model.runner import ModelRunner
 from monitor.rules.loader import parse_rules
@@ -89,3 +90,20 @@ def test_thresholds_are_written_into_the_model_metadata(tmp_path):
     md = ModelRunner(path).metadata
     assert md.thresholds == {"low": 0.5, "high": 0.83}
     assert md.info["name"] == "tiny-test-model"
+
+
+def test_comparing_persistence_shows_which_one_finds_more_events_within_the_budget():
+    # Background flickers to 0.95 in single windows; a short event scores 0.9 in one window,
+    # a long one in four. A one-window detector must sit above the flickers and finds
+    # neither; 2 of 3 ignores the flickers and finds the long event at the floor.
+    ends = np.arange(5.0, 3600.0, 0.5)
+    glass = np.full(len(ends), 0.1)
+    glass[ends == 100.5] = 0.9
+    glass[(ends >= 500.5) & (ends <= 502)] = 0.9
+    for t in (1000.0, 2000.0, 3000.0):
+        glass[ends == t] = 0.95
+    s = StreamScores(ends, np.stack([glass, 1 - glass], axis=1), [Event(100.0, 100.5, "glass"), Event(500.0, 502.0, "glass")], 3600.0)
+    rows = {p.describe(): (t, recall) for p, t, _, recall in
+            compare_persistence([s], ("glass", "other"), {"glass"}, {"glass": 0.5}, 0.5, (Persistence(1, 1), Persistence(2, 3)))["glass"]}
+    assert rows["1 of 1"] == (pytest.approx(0.96), 0.0)
+    assert rows["2 of 3"] == (pytest.approx(0.5), 0.5)

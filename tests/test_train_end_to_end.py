@@ -71,9 +71,13 @@ def test_calibration_for_a_rules_file_writes_thresholds_and_says_which_persisten
                          "--folds", "1", "--cache", str(tmp / "cache"), "--calibrate", "2", "--rules", str(rules),
                          "--events-per-label", "2", "--report-dir", str(tmp / "calibration"), cwd=tmp)
     assert calibrated.returncode == 0, calibrated.stderr
-    rows = {line.split("|")[1].strip(): line.split("|")[2].strip()
-            for line in (tmp / "calibration" / "calibration.md").read_text().splitlines() if line.startswith("| ")}
+    thresholds, compared = (tmp / "calibration" / "calibration.md").read_text().split("## Persistence")
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in thresholds.splitlines() if line.startswith("| ")}
     assert rows["high"] == "2 of 3" and rows["low"] == "1 of 1"
+    # And the measurement to choose persistence from: every candidate, for every alert label.
+    cells = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in compared.splitlines() if line.startswith("| ")}
+    assert cells["label"][0].strip() == "1 of 1" and {"high", "low"} <= set(cells)
+    assert all(len(row) == len(cells["label"]) for row in cells.values())
     floors = ModelRunner(out).metadata.thresholds  # training's thresholds are the clip-level floor
     assert all(t >= floors[label] for label, t in ModelRunner(model).metadata.thresholds.items())
 

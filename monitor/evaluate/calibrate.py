@@ -9,6 +9,8 @@ detector alerts when the label's persistence is met: by default a single window 
 above the threshold; calibrated for a rules file, the persistence of the rule that
 watches the label (e.g. 2 of the last 3 windows), so the thresholds fit the rules they
 are used with. Then the thresholds can be written into the model file's metadata.
+Comparing candidate persistences, each at its own calibrated threshold, shows which one
+finds the most events within the budget (how the default rules were chosen).
 """
 
 from __future__ import annotations
@@ -104,6 +106,22 @@ def calibrate(streams: list[StreamScores], labels: tuple[str, ...], alert_labels
             if hours and fa / hours <= max_per_hour:
                 break
         out[label] = (float(t), fa / hours if hours else 0.0, hits / events if events else 0.0)
+    return out
+
+
+CANDIDATES = (Persistence(1, 1), Persistence(2, 3), Persistence(2, 4), Persistence(3, 4), Persistence(3, 5), Persistence(4, 6))
+
+
+def compare_persistence(streams: list[StreamScores], labels: tuple[str, ...], alert_labels: set[str],
+                        floors: dict[str, float], max_per_hour: float,
+                        candidates: tuple[Persistence, ...] = CANDIDATES) -> dict[str, list[tuple[Persistence, float, float, float]]]:
+    """label -> [(persistence, threshold, false alarms per hour, event recall)] for each candidate,
+    each calibrated for the budget: the measurement a rules file's persistence is chosen from."""
+    out: dict[str, list[tuple[Persistence, float, float, float]]] = {label: [] for label in labels if label in alert_labels}
+    for p in candidates:
+        for label, (t, fa, recall) in calibrate(streams, labels, alert_labels, floors, max_per_hour,
+                                                {label: p for label in labels}).items():
+            out[label].append((p, t, fa, recall))
     return out
 
 
