@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.evaluate.calibrate import (StreamScores, calibrate, compare_persistence, false_alarms, rule_persistence,
-                                        write_thresholds)
+from monitor.evaluate.calibrate import (StreamScores, calibrate, compare_persistence, false_alarms, persistence_table,
+                                        rule_persistence, write_thresholds)
 from monitor.evaluate.events import Event
 from monitor.model.runner import ModelRunner
 from monitor.rules.loader import parse_rules
@@ -107,3 +107,13 @@ def test_comparing_persistence_shows_which_one_finds_more_events_within_the_budg
             compare_persistence([s], ("glass", "other"), {"glass"}, {"glass": 0.5}, 0.5, (Persistence(1, 1), Persistence(2, 3)))["glass"]}
     assert rows["1 of 1"] == (pytest.approx(0.96), 0.0)
     assert rows["2 of 3"] == (pytest.approx(0.5), 0.5)
+
+
+def test_the_persistence_table_bolds_the_best_within_the_budget_and_marks_what_overruns_it():
+    one, two = Persistence(1, 1), Persistence(2, 3)
+    lines = persistence_table({"glass": [(one, 0.98, 3.0, 0.6), (two, 0.5, 0.4, 0.5)],
+                               "smoke": [(one, 0.65, 0.0, 0.8), (two, 0.65, 0.0, 0.8)]}, budget=0.5)
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines if line.startswith("| ")}
+    assert rows["label"] == ["1 of 1", "2 of 3"]
+    assert rows["glass"] == ["over: 3.0/h at 0.98", "**0.50** (0.50)"]  # the higher recall broke the budget
+    assert rows["smoke"] == ["**0.80** (0.65)", "**0.80** (0.65)"]  # a tie: both best

@@ -176,27 +176,10 @@ def make_streams(args: argparse.Namespace, runner: ModelRunner, label_map, ignor
     return args.make_streams
 
 
-def persistence_table(compared: dict, budget: float) -> list[str]:  # type: ignore[type-arg]
-    """Markdown: per label, event recall and threshold of each candidate persistence at the budget."""
-    candidates = [p for p, *_ in next(iter(compared.values()), [])]
-    lines = ["", f"## Persistence: event recall (threshold) of each candidate at <= {budget:g} false alarms/h", "",
-             "Choose a rule's persistence from this table (**bold**: the most events found within the budget; "
-             "'over': no threshold keeps to it).", "",
-             "| label | " + " | ".join(p.describe() for p in candidates) + " |",
-             "|---|" + "---:|" * len(candidates)]
-    for label, rows in compared.items():
-        within = [recall for _, _, fa, recall in rows if fa <= budget]
-        best = max(within, default=None)
-        cells = [f"over: {fa:.1f}/h at {t:.2f}" if fa > budget else f"**{recall:.2f}** ({t:.2f})" if recall == best
-                 else f"{recall:.2f} ({t:.2f})" for _, t, fa, recall in rows]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return lines
-
-
 def calibrate_thresholds(args: argparse.Namespace, runner: ModelRunner, label_map, ignore: set[str]) -> int:  # type: ignore[no-untyped-def]
     try:
-        from monitor.evaluate.calibrate import (calibrate, compare_persistence, rule_persistence, stream_scores,
-                                                write_thresholds)
+        from monitor.evaluate.calibrate import (calibrate, compare_persistence, persistence_table, rule_persistence,
+                                                stream_scores, write_thresholds)
     except ImportError as exc:
         raise UserError(f"--calibrate writes the model file and needs onnx ({exc.name} is missing): pip install -e .[train]") from None
     from monitor.evaluate.clips import build_eval_set, clip_thresholds

@@ -100,8 +100,9 @@ def calibrate(streams: list[StreamScores], labels: tuple[str, ...], alert_labels
         if label not in alert_labels:
             continue
         events = sum(1 for s in streams for e in s.events if e.label == label)
+        kept = (persistence or {}).get(label, Persistence())
         for t in [g for g in GRID if g >= floors.get(label, 0.0)] or [GRID[-1]]:
-            counts = [false_alarms(s, i, label, float(t), (persistence or {}).get(label, Persistence())) for s in streams]
+            counts = [false_alarms(s, i, label, float(t), kept) for s in streams]
             fa, hits = sum(c[0] for c in counts), sum(c[1] for c in counts)
             if hours and fa / hours <= max_per_hour:
                 break
@@ -110,19 +111,41 @@ def calibrate(streams: list[StreamScores], labels: tuple[str, ...], alert_labels
 
 
 CANDIDATES = (Persistence(1, 1), Persistence(2, 3), Persistence(2, 4), Persistence(3, 4), Persistence(3, 5), Persistence(4, 6))
+# (persistence, threshold, false alarms per hour, event recall) of one candidate for one label
+Candidate = tuple[Persistence, float, float, float]
 
 
 def compare_persistence(streams: list[StreamScores], labels: tuple[str, ...], alert_labels: set[str],
                         floors: dict[str, float], max_per_hour: float,
-                        candidates: tuple[Persistence, ...] = CANDIDATES) -> dict[str, list[tuple[Persistence, float, float, float]]]:
-    """label -> [(persistence, threshold, false alarms per hour, event recall)] for each candidate,
-    each calibrated for the budget: the measurement a rules file's persistence is chosen from."""
-    out: dict[str, list[tuple[Persistence, float, float, float]]] = {label: [] for label in labels if label in alert_labels}
+                        candidates: tuple[Persistence, ...] = CANDIDATES) -> dict[str, list[Candidate]]:
+    """label -> a :data:`Candidate` per persistence, each calibrated for the budget: the
+    measurement a rules file's persistence is chosen from."""
+    out: dict[str, list[Candidate]] = {label: [] for label in labels if label in alert_labels}
     for p in candidates:
         for label, (t, fa, recall) in calibrate(streams, labels, alert_labels, floors, max_per_hour,
                                                 {label: p for label in labels}).items():
             out[label].append((p, t, fa, recall))
     return out
+
+
+def persistence_table(compared: dict[str, list[Candidate]], budget: float) -> list[str]:
+    """Markdown: per label, event recall and threshold of each candidate persistence at the budget."""
+    candidates = [p for p, *_ in next(iter(compared.values()), [])]
+    lines = ["", f"## Persistence: event recall (threshold) of each candidate at <= {budget:g} false alarms/h", "",
+             "Choose a rule's persistence from this table (**bold**: the most events found within the budget; "
+             "'over': no threshold keeps to it).", "",
+             "| label | " + " | ".join(p.describe() for p in candidates) + " |",
+             "|---|" + "---:|" * len(candidates)]
+    for label, rows in compared.items():
+        best = max((recall for _, _, fa, recall in rows if fa <= budget), default=None)
+
+        def cell(t: float, fa: float, recall: float) -> str:
+            if fa > budget:
+                return f"over: {fa:.1f}/h at {t:.2f}"
+            return f"**{recall:.2f}** ({t:.2f})" if recall == best else f"{recall:.2f} ({t:.2f})"
+
+        lines.append(f"| {label} | " + " | ".join(cell(t, fa, recall) for _, t, fa, recall in rows) + " |")
+    return lines
 
 
 def write_thresholds(path: Path, thresholds: dict[str, float]) -> None:
