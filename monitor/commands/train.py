@@ -44,6 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frozen-blocks", type=int, default=TrainConfig.frozen_blocks, metavar="N",
                    help="with --init: trunk modules features.0..N-1 keep AudioSet's weights and are computed once "
                    "per training window; the rest is fine-tuned (0..17; default: %(default)s)")
+    p.add_argument("--members", default=",".join(map(str, TrainConfig.members)), metavar="N,N,...",
+                   help="one fine-tuned network per entry, their probabilities averaged; each entry is how many "
+                   "trunk time steps (0.32 s each) its head scores at a time, pooling the segments' scores so a short "
+                   "sound is not averaged over the window (0 = the window's mean; default: %(default)s)")
     p.add_argument("--balance", type=float, default=TrainConfig.balance,
                    help="label sampling weight = clips**BALANCE: 0 = every label equally often (default: %(default)s)")
     p.add_argument("--peak-anywhere", type=float, default=AugmentConfig.p_peak_anywhere, metavar="SHARE",
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--{name.replace('_', '-')} must be between 0 and 1")
     if not 0 <= args.frozen_blocks <= 17:
         raise UserError("--frozen-blocks must be between 0 and 17 (the trunk has modules features.0-16)")
+    members = parse_members(args.members)
     for name in ("epochs", "batches_per_epoch", "batch_size", "threads"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
@@ -92,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         test_folds=test,
         config=TrainConfig(epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
                            seed=args.seed, threads=args.threads, balance=args.balance, distill=args.distill,
-                           frozen_blocks=args.frozen_blocks),
+                           frozen_blocks=args.frozen_blocks, members=members),
         augment=AugmentConfig(p_peak_anywhere=args.peak_anywhere),
         init=args.init,
         name=args.out.stem,
@@ -100,3 +105,15 @@ def run(args: argparse.Namespace) -> int:
     )
     run_training(opts, log=lambda msg: print(msg, flush=True))
     return 0
+
+
+def parse_members(text: str) -> tuple[int, ...]:
+    """'0,3' -> (0, 3); anything else is a one-line error saying what is allowed."""
+    try:
+        members = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        members = ()
+    if not 1 <= len(members) <= 4 or not all(0 <= m <= 16 for m in members):
+        raise UserError(f"--members {text!r}: give 1 to 4 comma-separated segment lengths between 0 and 16 "
+                        "(trunk time steps of 0.32 s; a 5-s window has 16), e.g. 0,3")
+    return members

@@ -66,7 +66,9 @@ def model_card(summary: dict, label_map: LabelMap, data_name: str, results_md: s
         f"- Command: `{summary['command']}`",
         f"- {cfg['epochs']} epochs x {cfg['batches_per_epoch']} batches x {cfg['batch_size']} windows, seed {cfg['seed']}, "
         f"{cfg['threads']} threads; took {summary['training_minutes']:.1f} min including feature extraction and evaluation.",
-        f"- Best validation macro-F1 {max(h['val_macro_f1'] for h in summary['history']):.3f}.",
+        f"- Members (head segment length in trunk steps of 0.32 s, 0 = the window's mean; probabilities averaged): "
+        f"{', '.join(map(str, cfg['members']))}.",
+        f"- Best validation macro-F1 of a member {max(h['val_macro_f1'] for h in summary['history']):.3f}.",
         "",
         "## Size and cost",
         "",

@@ -28,6 +28,11 @@ class TrainConfig:
     # Label sampling weight = (training clips) ** balance: 0 draws every label equally often,
     # 0.5 gives the broad background labels (dozens of source labels) more turns than rare events.
     balance: float = 0.3
+    # One fine-tuned upper trunk and head per entry, all on the same frozen lower trunk; their
+    # probabilities are averaged. Each entry is the head's segment length in trunk time steps
+    # (0.32 s each): 0 scores the window's mean, 3 about a second at a time (a short impact is
+    # not averaged over the whole 5-s window).
+    members: tuple[int, ...] = (0, 3)
     distill: float = 1.0  # weight of the loss towards the frozen AudioSet teacher (0: off)
     seed: int = 0
     threads: int = 2

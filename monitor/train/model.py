@@ -3,12 +3,25 @@
 Takes model-input windows (batch, 1, 128, n_frames) from the front end the model
 declares (``KALDI_LOG_32K``); gives raw logits (batch, n_labels) — the runtime
 applies the sigmoid the metadata declares — and a 384-value embedding (the
-trunk's last feature map averaged over frequency and time). With a pretrained start
+trunk's last feature map averaged over frequency and time).
+
+The head scores about one second at a time: the trunk's time steps (0.32 s each)
+are averaged in overlapping segments of ``segment_steps``, each segment gets its
+own logits, and the window's logit is a softmax-weighted mean of its segments'
+(per label, with a learnt sharpness: 0 is the plain mean, large is the maximum).
+A single short crash then decides a segment instead of being averaged away over
+five seconds of room noise; ``segment_steps=0`` scores the window's mean instead. With a pretrained start
 the first ``frozen_blocks`` trunk modules keep AudioSet's weights (they are also the
 expensive, high-resolution part, so training computes them once per training
 window, see the trainer); the blocks above are fine-tuned. The pretrained AudioSet
 head stays attached so training can keep the fine-tuned blocks close to what
 AudioSet taught them (distillation from the frozen original); it is not exported.
+
+Training can fine-tune several taggers ("members") on the same frozen lower trunk,
+e.g. one scoring the window's mean and one scoring a second at a time; an
+:class:`Ensemble` averages their probabilities. Each alone trades one kind of error
+for another (the one-second head finds more short impacts and raises more false
+coughs and footsteps); the average keeps most of both's strengths.
 
 What is exported is :class:`Served`: our logits, and the embedding learnt sounds
 are classified from. With a pretrained start that embedding comes from a frozen
@@ -20,19 +33,25 @@ doorbell, a cat) then lands close to whatever label it resembles.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from monitor.train.mobilenet import MobileNetV3, load_pretrained
 
 EMBEDDING_SIZE = 384
+# softplus(raw) = 1: segments' logits span several units, so this already leans towards the loudest segment.
+SHARPNESS_INIT = math.log(math.e - 1.0)
 
 
 class SoundTagger(nn.Module):
-    def __init__(self, n_labels: int, init: Path | None = None, frozen_blocks: int = 0, dropout: float = 0.2) -> None:
+    def __init__(self, n_labels: int, init: Path | None = None, frozen_blocks: int = 0, dropout: float = 0.2,
+                 segment_steps: int = 0) -> None:
         super().__init__()
+        self.segment_steps = segment_steps
         self.net = MobileNetV3()
         if init is not None:
             load_pretrained(self.net, init)
@@ -48,6 +67,8 @@ class SoundTagger(nn.Module):
         if init is not None:
             # AudioSet's own hidden layer is a better start for "which sound is this" than noise.
             self.head[0].load_state_dict(hidden.state_dict())
+        # Per-label pooling sharpness (through softplus, so never negative: never a minimum).
+        self.sharpness = nn.Parameter(torch.full((n_labels,), SHARPNESS_INIT)) if segment_steps else None
 
     def lower(self, x: torch.Tensor) -> torch.Tensor:
         """The frozen modules' output (the input itself when nothing is frozen)."""
@@ -55,8 +76,14 @@ class SoundTagger(nn.Module):
 
     def upper(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(our logits, embedding) from the frozen modules' output."""
-        embedding = self.net.features[self.frozen_blocks :](h).mean(dim=(2, 3))
-        return self.head(embedding), embedding
+        steps = self.net.features[self.frozen_blocks :](h).mean(dim=2)  # (batch, 384, time steps)
+        embedding = steps.mean(dim=2)
+        if self.sharpness is None:
+            return self.head(embedding), embedding
+        segments = F.avg_pool1d(steps, min(self.segment_steps, steps.shape[2]), stride=1)
+        logits = self.head(segments.transpose(1, 2))  # (batch, segments, labels)
+        weights = torch.softmax(logits * F.softplus(self.sharpness), dim=1)
+        return (weights * logits).sum(dim=1), embedding
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(our logits, embedding)."""
@@ -80,7 +107,36 @@ class SoundTagger(nn.Module):
         return list(self.net.features[self.frozen_blocks :].parameters())
 
     def head_parameters(self) -> list[nn.Parameter]:
-        return list(self.head.parameters()) + list(self.net.classifier.parameters())
+        pooling = [self.sharpness] if self.sharpness is not None else []
+        return list(self.head.parameters()) + list(self.net.classifier.parameters()) + pooling
+
+
+class Ensemble(nn.Module):
+    """Taggers sharing one frozen lower trunk, scored together: the logit of their mean probability.
+
+    The runtime applies the sigmoid the metadata declares, so the file's scores are the members' mean
+    probability. The embedding is the first member's.
+    """
+
+    def __init__(self, members: list[SoundTagger]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def lower(self, x: torch.Tensor) -> torch.Tensor:
+        # Every member's frozen modules are the checkpoint's: computed once, for all of them.
+        return self.members[0].lower(x)
+
+    def upper(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        outputs = [m.upper(h) for m in self.members]
+        p = torch.stack([torch.sigmoid(logits) for logits, _ in outputs]).mean(dim=0).clamp(1e-6, 1 - 1e-6)
+        return torch.log(p) - torch.log(1 - p), outputs[0][1]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits of the mean probability, embedding)."""
+        return self.upper(self.lower(x))
+
+
+Scorer = SoundTagger | Ensemble
 
 
 class Teacher(nn.Module):
@@ -112,7 +168,7 @@ class Served(nn.Module):
     (its upper blocks add about 40 % to a window's time), without one the tagger's own.
     """
 
-    def __init__(self, tagger: SoundTagger, teacher: Teacher | None) -> None:
+    def __init__(self, tagger: Scorer, teacher: Teacher | None) -> None:
         super().__init__()
         self.tagger = tagger
         self.teacher = teacher

@@ -1,8 +1,9 @@
 """The training loop: balanced augmented windows made once, then epochs over them, per-epoch validation.
 
 Takes cached features split into training and validation clips and a
-:class:`TrainConfig`; gives the trained :class:`~monitor.train.model.SoundTagger`
-(weights of the epoch with the best validation macro-F1) and the per-epoch history.
+:class:`TrainConfig`; gives the trained :class:`~monitor.train.model.SoundTagger`, or an
+:class:`~monitor.train.model.Ensemble` of them when the config names several members
+(each with the weights of its epoch with the best validation macro-F1), and the per-epoch history.
 Targets are multi-label (sigmoid per label): an event mixed into a background clip
 is that event *and* the background's label. Training windows (augmented, mixed and
 mixed-up in the input domain, label-balanced) are made once and passed once through
@@ -31,7 +32,7 @@ from monitor.evaluate.clips import EvalSet
 from monitor.train.augment import WindowMaker
 from monitor.train.cache import ClipFeatures
 from monitor.train.config import TrainConfig
-from monitor.train.model import SoundTagger, Teacher
+from monitor.train.model import Ensemble, Scorer, SoundTagger, Teacher
 
 
 @dataclass
@@ -84,9 +85,15 @@ class Trainer:
         torch.set_num_threads(config.threads)
         self.rng = np.random.default_rng(config.seed)
         self.pretrained = init is not None
-        self.model = SoundTagger(len(labels), init, config.frozen_blocks if self.pretrained else 0)
+        frozen = config.frozen_blocks if self.pretrained else 0
+        self.members = [SoundTagger(len(labels), init, frozen, segment_steps=steps) for steps in config.members]
         # Kept even without distillation: the exported embedding for learnt sounds comes from it.
-        self.teacher = Teacher(self.model) if self.pretrained else None
+        self.teacher = Teacher(self.members[0]) if self.pretrained else None
+
+    @property
+    def model(self) -> Scorer:
+        """What is exported: the one member, or all of them averaged."""
+        return self.members[0] if len(self.members) == 1 else Ensemble(self.members)
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Balanced batch: a label (weighted by ``balance``), a source label of it, then a clip."""
@@ -119,11 +126,12 @@ class Trainer:
         n = self.config.batches_per_epoch
         lower, targets, teacher = [], [], []
         started = time.monotonic()
-        self.model.eval()
+        lowest = self.members[0]  # every member's frozen modules are the same
+        lowest.eval()
         with torch.no_grad():
             for b in range(n):
                 x, y = self.batch()
-                h = self.model.lower(x)
+                h = lowest.lower(x)
                 lower.append(h.half())
                 targets.append(y)
                 if self.teacher is not None and self.config.distill > 0:
@@ -131,30 +139,50 @@ class Trainer:
                 progress("training windows", b + 1, n, started)
         return Pool(torch.cat(lower), torch.cat(targets), torch.cat(teacher) if teacher else None)
 
-    def loss(self, pool: Pool, idx: torch.Tensor) -> torch.Tensor:
-        logits, embedding = self.model.upper(pool.lower[idx].float())
+    def loss(self, member: SoundTagger, pool: Pool, idx: torch.Tensor) -> torch.Tensor:
+        logits, embedding = member.upper(pool.lower[idx].float())
         loss = F.binary_cross_entropy_with_logits(logits, pool.targets[idx])
         if pool.teacher is not None:
             loss = loss + self.config.distill * F.binary_cross_entropy_with_logits(
-                self.model.audioset_logits(embedding), pool.teacher[idx].float())
+                member.audioset_logits(embedding), pool.teacher[idx].float())
         return loss
 
-    def val_scores(self, val_lower: torch.Tensor, batch: int = 64) -> np.ndarray:
-        self.model.eval()
+    @staticmethod
+    def val_scores(model: Scorer, val_lower: torch.Tensor, batch: int = 64) -> np.ndarray:
+        model.eval()
         with torch.no_grad():
-            return np.concatenate([torch.sigmoid(self.model.upper(val_lower[i : i + batch])[0]).numpy()
+            return np.concatenate([torch.sigmoid(model.upper(val_lower[i : i + batch])[0]).numpy()
                                    for i in range(0, len(val_lower), batch)])
 
     def fit(self, val: EvalSet, log=print) -> list[dict[str, float]]:
-        c = self.config
+        """Train every member on the same pool (each keeps its best epoch); the history of all of them."""
         pool = self.make_pool()
         with torch.no_grad():
-            val_lower = torch.cat([self.model.lower(torch.from_numpy(val.windows[i : i + 64][:, None].astype(np.float32)))
+            val_lower = torch.cat([self.members[0].lower(torch.from_numpy(val.windows[i : i + 64][:, None].astype(np.float32)))
                                    for i in range(0, len(val.windows), 64)])
+        history: list[dict[str, float]] = []
+        for number, member in enumerate(self.members, 1):
+            head = f"{member.segment_steps} trunk steps at a time" if member.segment_steps else "the window's mean"
+            log(f"member {number}/{len(self.members)}: head scoring {head}")
+            history += [{"member": number, **h} for h in self.fit_member(member, pool, val_lower, val, log)]
+        if len(self.members) > 1:
+            f1, acc = self.validate(self.model, val_lower, val)
+            log(f"all members averaged: validation macro-F1 {f1:.3f}, accuracy {acc:.3f}")
+        return history
+
+    def validate(self, model: Scorer, val_lower: torch.Tensor, val: EvalSet) -> tuple[float, float]:
+        """(macro-F1, accuracy) of the top label per validation clip."""
+        scores = clip_scores(self.val_scores(model, val_lower), val.clip_of)
+        return (macro_f1(val.targets, scores.argmax(axis=1), len(self.labels)),
+                float((scores.argmax(axis=1) == val.targets).mean()))
+
+    def fit_member(self, member: SoundTagger, pool: Pool, val_lower: torch.Tensor, val: EvalSet,
+                   log=print) -> list[dict[str, float]]:
+        c = self.config
         trunk_lr = c.learning_rate * (c.trunk_lr_scale if self.pretrained else 1.0)
         opt = torch.optim.AdamW(
-            [{"params": self.model.trunk_parameters(), "lr": trunk_lr},
-             {"params": self.model.head_parameters(), "lr": c.learning_rate}],
+            [{"params": member.trunk_parameters(), "lr": trunk_lr},
+             {"params": member.head_parameters(), "lr": c.learning_rate}],
             weight_decay=c.weight_decay,
         )
         per_epoch = -(-len(pool.targets) // c.batch_size)
@@ -165,28 +193,26 @@ class Trainer:
         best, best_state = -1.0, None
         start = time.monotonic()
         for epoch in range(1, c.epochs + 1):
-            self.model.train()
+            member.train()
             losses = []
             order = torch.from_numpy(self.rng.permutation(len(pool.targets)))
             epoch_start = time.monotonic()
             for b in range(per_epoch):
-                loss = self.loss(pool, order[b * c.batch_size : (b + 1) * c.batch_size])
+                loss = self.loss(member, pool, order[b * c.batch_size : (b + 1) * c.batch_size])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 sched.step()
                 losses.append(float(loss.detach()))
                 progress(f"epoch {epoch}/{c.epochs}", b + 1, per_epoch, epoch_start, f"loss {np.mean(losses):.3f} ")
-            scores = clip_scores(self.val_scores(val_lower), val.clip_of)
-            f1 = macro_f1(val.targets, scores.argmax(axis=1), len(self.labels))
-            acc = float((scores.argmax(axis=1) == val.targets).mean())
+            f1, acc = self.validate(member, val_lower, val)
             history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_macro_f1": f1, "val_accuracy": acc,
                             "minutes": (time.monotonic() - start) / 60})
             log(f"epoch {epoch}: train loss {np.mean(losses):.3f}, validation macro-F1 {f1:.3f}, accuracy {acc:.3f}")
             if f1 > best:
                 best = f1
-                best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                best_state = {k: v.detach().clone() for k, v in member.state_dict().items()}
         if best_state is not None:
-            self.model.load_state_dict(best_state)
-        self.model.eval()
+            member.load_state_dict(best_state)
+        member.eval()
         return history
