@@ -37,7 +37,8 @@ def train_tiny(tmp: Path, *extra: str) -> tuple[Path, subprocess.CompletedProces
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("train")
-    out, result = train_tiny(tmp)
+    # Two members, so the ensemble's export path is exercised end to end too.
+    out, result = train_tiny(tmp, "--members", "0,3")
     return tmp, out, result
 
 
