@@ -65,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--make-streams needs the data folder to take events and background from")
     if args.hop <= 0:
         raise UserError("--hop must be positive")
+    # Resolved here, once: an "append" option cannot default to [4] (argparse would append to it).
+    args.folds = sorted(set(args.folds or [4]))
     runner = ModelRunner(args.model or model_path(), threads=1)
     label_map = label_map_from_arg(args.labels)
     ignore = set(args.ignore.split(",")) if args.ignore else set(label_map.background) | {label_map.silence or ""}
@@ -105,7 +107,7 @@ def fold_clips(args: argparse.Namespace, runner: ModelRunner, label_map):  # typ
     from monitor.train.cache import FeatureCache
     from monitor.train.dataset import load_dataset, skip_report
 
-    folds = set(args.folds or [4])
+    folds = set(args.folds)
     dataset = load_dataset(args.data, label_map)
     labels = runner.labels
     chosen = [c for c in dataset.clips if c.fold in folds]
@@ -130,7 +132,7 @@ def clip_level(args: argparse.Namespace, runner: ModelRunner, label_map) -> str:
     from monitor.evaluate.report import clip_report
     from monitor.train.augment import N_SILENCE_EVAL
 
-    folds = set(args.folds or [4])
+    folds = set(args.folds)
     labels = runner.labels
     feats, maker, silence = fold_clips(args, runner, label_map)
     reports = []
@@ -156,7 +158,7 @@ def make_streams(args: argparse.Namespace, runner: ModelRunner, label_map, ignor
     from monitor.evaluate.mixtures import build_mixtures
     from monitor.train.dataset import load_dataset
 
-    folds = set(args.folds or [4])
+    folds = set(args.folds)
     dataset = load_dataset(args.data, label_map)
     clips = [c for c in dataset.clips if c.fold in folds]
     rng = np.random.default_rng(args.seed)
@@ -205,7 +207,7 @@ def calibrate_thresholds(args: argparse.Namespace, runner: ModelRunner, label_ma
     streams = [stream_scores(runner, audio, sidecar, args.hop) for audio, sidecar in find_recordings(folder)]
     alert = {label for label in runner.labels if label not in ignore}
     chosen = calibrate(streams, runner.labels, alert, floors, args.calibrate, persistence)
-    lines = [f"# Thresholds calibrated for <= {args.calibrate:g} false alarms/h on folds {sorted(set(args.folds or [4]))}", "",
+    lines = [f"# Thresholds calibrated for <= {args.calibrate:g} false alarms/h on folds {args.folds}", "",
              f"Detector per label: {'the persistence of ' + str(args.rules) + ' (below)' if args.rules else 'a single window'}.", "",
              "| label | persistence | clip-level floor | old threshold | new threshold | FA / h | event recall |",
              "|---|---|---:|---:|---:|---:|---:|"]
