@@ -5,12 +5,12 @@ declares (``KALDI_LOG_32K``); gives raw logits (batch, n_labels) — the runtime
 applies the sigmoid the metadata declares — and a 384-value embedding (the
 trunk's last feature map averaged over frequency and time).
 
-The head scores about one second at a time: the trunk's time steps (0.32 s each)
-are averaged in overlapping segments of ``segment_steps``, each segment gets its
-own logits, and the window's logit is a softmax-weighted mean of its segments'
-(per label, with a learnt sharpness: 0 is the plain mean, large is the maximum).
-A single short crash then decides a segment instead of being averaged away over
-five seconds of room noise; ``segment_steps=0`` scores the window's mean instead. With a pretrained start
+By default the head scores the window's mean. With ``segment_steps`` > 0 it scores
+a few time steps at a time instead (0.32 s each; 3 is about a second): the steps are
+averaged in overlapping segments, each segment gets its own logits, and the window's
+logit is a softmax-weighted mean of its segments' (per label, with a learnt sharpness:
+0 is the plain mean, large is the maximum), so a single short crash decides a segment
+instead of being averaged away over five seconds of room noise. With a pretrained start
 the first ``frozen_blocks`` trunk modules keep AudioSet's weights (they are also the
 expensive, high-resolution part, so training computes them once per training
 window, see the trainer); the blocks above are fine-tuned. The pretrained AudioSet
