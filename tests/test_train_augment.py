@@ -114,3 +114,33 @@ def test_windows_for_the_pretrained_front_end_are_its_input_shape_and_finite():
     for _ in range(10):
         w = m.train_window(f, rng)
         assert w.shape == (128, 501) and np.isfinite(w).all()
+
+
+def test_stretching_plays_a_sound_faster_or_slower_keeping_its_level():
+    from monitor.train.augment import stretch
+
+    power = np.zeros((2, 100), np.float32)
+    power[:, 20:40] = 1.0  # 0.2 s of sound
+    fast, slow = stretch(power, 1.25), stretch(power, 0.8)
+    assert fast.shape == (2, 80) and slow.shape == (2, 125)
+    assert (fast[0] > 0.5).sum() == pytest.approx(16, abs=1) and (slow[0] > 0.5).sum() == pytest.approx(25, abs=1)
+    assert fast.max() == slow.max() == 1.0
+    assert np.array_equal(stretch(power, 1.0), power)
+
+
+def test_shifting_bands_moves_the_spectrum_and_repeats_the_edge_band():
+    from monitor.train.augment import shift_bands
+
+    power = np.arange(6, dtype=np.float32)[:, None].repeat(3, axis=1)
+    assert shift_bands(power, 2)[:, 0].tolist() == [0, 0, 0, 1, 2, 3]
+    assert shift_bands(power, -2)[:, 0].tolist() == [2, 3, 4, 5, 5, 5]
+    assert shift_bands(power, 0) is power
+
+
+def test_warped_training_windows_keep_the_window_shape_and_differ_from_unwarped_ones():
+    clip = feats(300, slice(50, 120))
+    plain = maker(AugmentConfig(p_peak_anywhere=0.0)).train_window(clip, np.random.default_rng(5))
+    warped_maker = maker(AugmentConfig(p_peak_anywhere=0.0, p_warp=1.0))
+    warped = warped_maker.train_window(clip, np.random.default_rng(5))
+    assert warped.shape == plain.shape == (128, 216)
+    assert not np.array_equal(warped, plain)

@@ -53,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--peak-anywhere", type=float, default=AugmentConfig.p_peak_anywhere, metavar="SHARE",
                    help="share of training windows whose event may run off the window's edges, its loudest "
                    "moment anywhere in it: teaches events that have only just begun (default: %(default)s)")
+    p.add_argument("--warp", type=float, default=AugmentConfig.p_warp, metavar="SHARE",
+                   help="share of training events played 0.8-1.25x as fast and shifted up to 4 mel bands in pitch: "
+                   "more kinds of glass, doors and voices than the recordings hold (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (default: %(default)s)")
     p.set_defaults(func=run)
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         load_pretrained(MobileNetV3(), args.init)
     if not 0 <= args.distill <= 100:
         raise UserError("--distill must be between 0 and 100")
-    for name in ("balance", "peak_anywhere"):
+    for name in ("balance", "peak_anywhere", "warp"):
         if not 0 <= getattr(args, name) <= 1:
             raise UserError(f"--{name.replace('_', '-')} must be between 0 and 1")
     if not 0 <= args.frozen_blocks <= 17:
@@ -98,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         config=TrainConfig(epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
                            seed=args.seed, threads=args.threads, balance=args.balance, distill=args.distill,
                            frozen_blocks=args.frozen_blocks, members=members),
-        augment=AugmentConfig(p_peak_anywhere=args.peak_anywhere),
+        augment=AugmentConfig(p_peak_anywhere=args.peak_anywhere, p_warp=args.warp),
         init=args.init,
         name=args.out.stem,
         command="sound-monitor " + shlex.join(sys.argv[1:]),

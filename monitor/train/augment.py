@@ -5,7 +5,8 @@ any per-window step) and synthetic room tones; gives (n_mels, n_frames) model-in
 windows with the runtime's per-window step applied. Clips are trimmed to their
 sounding part first. Training windows are augmented: random crop or random position
 (optionally with the loudest frame anywhere in the window, so events that have just
-begun are learnt), gain, a camera-like band-limited variant, mixing with a
+begun are learnt), a warp (played faster or slower, pitched up or down: another
+bottle, another pane), gain, a camera-like band-limited variant, mixing with a
 background clip at a random event-to-background ratio and with room tone (all in the
 mel-power domain, where independent sounds add), a short room reverberation, a random
 smooth EQ and SpecAugment masks. Evaluation windows are deterministic.
@@ -86,6 +87,30 @@ def trim(power: np.ndarray, range_db: float = 50.0) -> np.ndarray:
     return power[:, active[0] : active[-1] + 1]
 
 
+def stretch(power: np.ndarray, rate: float) -> np.ndarray:
+    """The sound played ``rate`` times as fast: frames resampled by linear interpolation."""
+    t = power.shape[1]
+    n = max(1, int(round(t / rate)))
+    at = np.linspace(0, t - 1, n)
+    lo = np.floor(at).astype(int)
+    hi = np.minimum(lo + 1, t - 1)
+    frac = (at - lo).astype(np.float32)
+    return power[:, lo] * (1 - frac) + power[:, hi] * frac
+
+
+def shift_bands(power: np.ndarray, bands: int) -> np.ndarray:
+    """The spectrum moved ``bands`` mel bands up (negative: down); the vacated edge repeats
+    the nearest band. On a mel scale this is close to a pitch shift at the higher bands."""
+    if bands == 0:
+        return power
+    out = np.empty_like(power)
+    if bands > 0:
+        out[bands:], out[:bands] = power[:-bands], power[:1]
+    else:
+        out[:bands], out[bands:] = power[-bands:], power[-1:]
+    return out
+
+
 def active_energy(power: np.ndarray) -> float:
     """Mean power of the frames within 20 dB of the loudest (the event, not its padding)."""
     frame = power.sum(axis=0)
@@ -133,6 +158,8 @@ class WindowMaker:
         band = rng.random() < c.p_band
         source = feats.band if band else feats.full
         power = trim(self.power(source))
+        if c.p_warp and rng.random() < c.p_warp:  # no draw at 0: runs stay reproducible
+            power = shift_bands(stretch(power, rng.uniform(*c.stretch)), int(rng.integers(-c.max_band_shift, c.max_band_shift + 1)))
         if c.p_peak_anywhere and rng.random() < c.p_peak_anywhere:  # no draw at 0: runs stay reproducible
             power = peak_anywhere(power, self.n_frames, c.peak_margin, rng)
         else:

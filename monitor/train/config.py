@@ -48,6 +48,11 @@ class AugmentConfig:
     # in the first window that contains it, not one or two hops later.
     p_peak_anywhere: float = 0.5
     peak_margin: int = 10  # frames kept after the peak at the latest (0.1 s at a 10-ms hop)
+    # Share of event clips played faster or slower and moved up or down the mel bands (another
+    # glass, another door, another voice than the few recorded); 0 = off.
+    p_warp: float = 0.0
+    stretch: tuple[float, float] = (0.8, 1.25)  # playback rate
+    max_band_shift: int = 4  # of 128 mel bands (about +-5 % in pitch above 1 kHz)
     gain_db: tuple[float, float] = (-20.0, 10.0)
     # Real rooms are noisy: most events are learnt inside household, outdoor or music background.
     p_background: float = 0.8
