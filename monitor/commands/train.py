@@ -54,8 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="share of training windows whose event may run off the window's edges, its loudest "
                    "moment anywhere in it: teaches events that have only just begun (default: %(default)s)")
     p.add_argument("--warp", type=float, default=AugmentConfig.p_warp, metavar="SHARE",
-                   help="share of training events played 0.8-1.25x as fast and shifted up to 4 mel bands in pitch: "
-                   "more kinds of glass, doors and voices than the recordings hold (default: %(default)s)")
+                   help=f"share of training events played {AugmentConfig.stretch[0]:g}-{AugmentConfig.stretch[1]:g}x as fast "
+                   f"and shifted up to {AugmentConfig.max_band_shift} mel bands in pitch: more kinds of glass, doors and "
+                   "voices than the recordings hold (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (default: %(default)s)")
     p.set_defaults(func=run)

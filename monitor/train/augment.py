@@ -159,7 +159,8 @@ class WindowMaker:
         source = feats.band if band else feats.full
         power = trim(self.power(source))
         if c.p_warp and rng.random() < c.p_warp:  # no draw at 0: runs stay reproducible
-            power = shift_bands(stretch(power, rng.uniform(*c.stretch)), int(rng.integers(-c.max_band_shift, c.max_band_shift + 1)))
+            power = stretch(power, rng.uniform(*c.stretch))
+            power = shift_bands(power, int(rng.integers(-c.max_band_shift, c.max_band_shift + 1)))
         if c.p_peak_anywhere and rng.random() < c.p_peak_anywhere:  # no draw at 0: runs stay reproducible
             power = peak_anywhere(power, self.n_frames, c.peak_margin, rng)
         else:

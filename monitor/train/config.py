@@ -52,7 +52,7 @@ class AugmentConfig:
     # glass, another door, another voice than the few recorded); 0 = off.
     p_warp: float = 0.0
     stretch: tuple[float, float] = (0.8, 1.25)  # playback rate
-    max_band_shift: int = 4  # of 128 mel bands (about +-5 % in pitch above 1 kHz)
+    max_band_shift: int = 4  # of 128 Kaldi mel bands to 15 kHz: about 12 % in pitch above 2 kHz, more below
     gain_db: tuple[float, float] = (-20.0, 10.0)
     # Real rooms are noisy: most events are learnt inside household, outdoor or music background.
     p_background: float = 0.8
