@@ -144,25 +144,3 @@ def test_warped_training_windows_keep_the_window_shape_and_differ_from_unwarped_
     warped = warped_maker.train_window(clip, np.random.default_rng(5))
     assert warped.shape == plain.shape == (128, 216)
     assert not np.array_equal(warped, plain)
-
-
-def test_short_events_learnt_the_hard_way_are_always_mixed_into_background():
-    m = maker(AugmentConfig(p_background=0.0, p_short_hard=1.0))
-    rng = np.random.default_rng(6)
-    for _ in range(5):
-        m.train_window(feats(40, slice(0, 20)), rng)  # 0.46 s of sound
-        assert m.last_background is not None
-        m.train_window(feats(500, slice(100, 400)), rng)  # 7 s of sound: not short
-        assert m.last_background is None
-
-
-def test_short_events_learnt_the_hard_way_are_never_erased_by_a_time_mask():
-    def loud_frames(config: AugmentConfig) -> list[int]:
-        m = WindowMaker(FeatureParams(), [np.full((128, 216), -80.0, np.float32)], [], config)
-        rng = np.random.default_rng(7)
-        windows = [m.train_window(feats(60, slice(20, 40)), rng) for _ in range(30)]
-        return [int((w.max(axis=0) > w.min() + 20).sum()) for w in windows]
-
-    masks = dict(freq_masks=0, time_mask_max=150, p_peak_anywhere=0.0, p_room_tone=0.0, p_eq=0.0, p_reverb=0.0)
-    assert set(loud_frames(AugmentConfig(p_short_hard=1.0, **masks))) == {20}
-    assert min(loud_frames(AugmentConfig(**masks))) < 20

@@ -145,7 +145,7 @@ def test_nothing_usable_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "m.onnx").exists()
 
 
-@pytest.mark.parametrize("option", ["--balance", "--peak-anywhere", "--warp", "--hard-short"])
+@pytest.mark.parametrize("option", ["--balance", "--peak-anywhere", "--warp"])
 def test_a_share_outside_0_to_1_is_a_one_line_error(tmp_path, option):
     result = run_cli("train", str(tmp_path), option, "1.5", cwd=tmp_path)
     assert result.returncode == 2

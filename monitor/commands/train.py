@@ -57,10 +57,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"share of training events played {AugmentConfig.stretch[0]:g}-{AugmentConfig.stretch[1]:g}x as fast "
                    f"and shifted up to {AugmentConfig.max_band_shift} mel bands in pitch: more kinds of glass, doors and "
                    "voices than the recordings hold (default: %(default)s)")
-    p.add_argument("--hard-short", type=float, default=AugmentConfig.p_short_hard, metavar="SHARE",
-                   help=f"share of short events (at most {AugmentConfig.short_event_s:g} s of sound: a crash, a knock) "
-                   f"always mixed into background at {AugmentConfig.short_ebr_db[0]:g}..{AugmentConfig.short_ebr_db[1]:g} dB "
-                   "and never time-masked: a break heard through a television (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch (default: %(default)s)")
     p.set_defaults(func=run)
@@ -81,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         load_pretrained(MobileNetV3(), args.init)
     if not 0 <= args.distill <= 100:
         raise UserError("--distill must be between 0 and 100")
-    for name in ("balance", "peak_anywhere", "warp", "hard_short"):
+    for name in ("balance", "peak_anywhere", "warp"):
         if not 0 <= getattr(args, name) <= 1:
             raise UserError(f"--{name.replace('_', '-')} must be between 0 and 1")
     if not 0 <= args.frozen_blocks <= 17:
@@ -106,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         config=TrainConfig(epochs=args.epochs, batches_per_epoch=args.batches_per_epoch, batch_size=args.batch_size,
                            seed=args.seed, threads=args.threads, balance=args.balance, distill=args.distill,
                            frozen_blocks=args.frozen_blocks, members=members),
-        augment=AugmentConfig(p_peak_anywhere=args.peak_anywhere, p_warp=args.warp, p_short_hard=args.hard_short),
+        augment=AugmentConfig(p_peak_anywhere=args.peak_anywhere, p_warp=args.warp),
         init=args.init,
         name=args.out.stem,
         command="sound-monitor " + shlex.join(sys.argv[1:]),

@@ -9,8 +9,7 @@ begun are learnt), a warp (played faster or slower, pitched up or down: another
 bottle, another pane), gain, a camera-like band-limited variant, mixing with a
 background clip at a random event-to-background ratio and with room tone (all in the
 mel-power domain, where independent sounds add), a short room reverberation, a random
-smooth EQ and SpecAugment masks. Optionally, short events are learnt the hard way:
-always in background, at a low event-to-background ratio, never under a time mask. Evaluation windows are deterministic.
+smooth EQ and SpecAugment masks. Evaluation windows are deterministic.
 """
 
 from __future__ import annotations
@@ -159,11 +158,6 @@ class WindowMaker:
         band = rng.random() < c.p_band
         source = feats.band if band else feats.full
         power = trim(self.power(source))
-        hard = (  # no draw at 0 or for long sounds: runs stay reproducible
-            c.p_short_hard > 0
-            and power.shape[1] * self.params.frame_seconds <= c.short_event_s
-            and rng.random() < c.p_short_hard
-        )
         if c.p_warp and rng.random() < c.p_warp:  # no draw at 0: runs stay reproducible
             power = stretch(power, rng.uniform(*c.stretch))
             power = shift_bands(power, int(rng.integers(-c.max_band_shift, c.max_band_shift + 1)))
@@ -173,13 +167,13 @@ class WindowMaker:
             offset = int(rng.integers(0, abs(power.shape[1] - self.n_frames) + 1))
             power = fit(power, self.n_frames, offset)
         power = power * 10 ** (rng.uniform(*c.gain_db) / 10)
-        if self.backgrounds and (hard or rng.random() < c.p_background):
+        if self.backgrounds and rng.random() < c.p_background:
             bg_feats = self.backgrounds[rng.integers(len(self.backgrounds))]
             if bg_feats.clip.path != feats.clip.path:
                 bg = loop_to(self.power(bg_feats.band if band else bg_feats.full), self.n_frames, int(rng.integers(0, 1 << 16)))
                 event, background = active_energy(power), float(bg.sum(axis=0).mean())
                 if event > 0 and background > 0:
-                    ebr = rng.uniform(*(c.short_ebr_db if hard else c.ebr_db))
+                    ebr = rng.uniform(*c.ebr_db)
                     power = power + bg * (event / background) / 10 ** (ebr / 10)
                     self.last_background = bg_feats
         if rng.random() < c.p_reverb:
@@ -188,7 +182,7 @@ class WindowMaker:
             power = power + self.room_tones[rng.integers(len(self.room_tones))][:, : self.n_frames]
         if rng.random() < c.p_eq:
             power = power * self._eq(power.shape[0], rng)
-        return self._mask(self.features(power), rng, time_masks=not hard)
+        return self._mask(self.features(power), rng)
 
     def _eq(self, n_mels: int, rng: np.random.Generator) -> np.ndarray:
         """A smooth random gain curve over the mel bands (microphone / room colouring)."""
@@ -196,15 +190,15 @@ class WindowMaker:
         curve = sum(rng.uniform(-1, 1) * np.cos(k * x) for k in (1, 2, 3)) / 3
         return (10 ** (self.config.eq_db * curve / 10)).astype(np.float32)[:, None]
 
-    def _mask(self, db: np.ndarray, rng: np.random.Generator, time_masks: bool = True) -> np.ndarray:
-        """SpecAugment: a few frequency and (unless ``time_masks`` is off) time stripes set to the window's mean."""
+    def _mask(self, db: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """SpecAugment: a few frequency and time stripes set to the window's mean."""
         c = self.config
         fill = float(db.mean())
         for _ in range(c.freq_masks):
             w = int(rng.integers(0, c.freq_mask_max + 1))
             f0 = int(rng.integers(0, db.shape[0] - w + 1))
             db[f0 : f0 + w, :] = fill
-        for _ in range(c.time_masks if time_masks else 0):
+        for _ in range(c.time_masks):
             w = int(rng.integers(0, c.time_mask_max + 1))
             t0 = int(rng.integers(0, db.shape[1] - w + 1))
             db[:, t0 : t0 + w] = fill

@@ -53,13 +53,6 @@ class AugmentConfig:
     p_warp: float = 0.0
     stretch: tuple[float, float] = (0.8, 1.25)  # playback rate
     max_band_shift: int = 4  # of 128 Kaldi mel bands to 15 kHz: about 12 % in pitch above 2 kHz, more below
-    # Share of short events (a sounding part of at most short_event_s: a single crash, a knock, a
-    # bark) learnt the hard way: always inside background, at a lower event-to-background ratio, and
-    # never under a time mask (a 0.3-s mask can erase a 0.26-s break and leave its label on the
-    # background). In real rooms a break is a moment of sound in a television's noise; 0 = off.
-    p_short_hard: float = 0.0
-    short_event_s: float = 1.5
-    short_ebr_db: tuple[float, float] = (-9.0, 3.0)
     gain_db: tuple[float, float] = (-20.0, 10.0)
     # Real rooms are noisy: most events are learnt inside household, outdoor or music background.
     p_background: float = 0.8
