@@ -82,3 +82,19 @@ def test_a_model_without_the_named_trunk_module_is_refused_in_one_line(tmp_path,
     err = capsys.readouterr().err.strip()
     assert "no trunk module features.7 in the graph" in err and "\n" not in err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_a_model_exported_with_the_embedding_on_request_is_refused_as_already_grafted(tmp_path):
+    import onnx
+
+    from monitor.train.model import Teacher
+    from monitor.train.ondemand import has_switch
+
+    tagger = SoundTagger(len(LABELS), CHECKPOINT, frozen_blocks=7)
+    metadata = ModelMetadata(labels=LABELS, features=KALDI_LOG_32K, activation="sigmoid",
+                             thresholds={label: 0.5 for label in LABELS}, info={"name": "new"})
+    new = tmp_path / "new.onnx"
+    export_onnx(Served(tagger, Teacher(tagger)), metadata, new)  # as training exports it
+    assert has_switch(onnx.load(str(new)).graph)  # what every export has now
+    with pytest.raises(UserError, match="already computes AudioSet's embedding"):
+        graft_audioset_embedding(new, CHECKPOINT, tmp_path / "x.onnx", frozen_blocks=7)

@@ -18,6 +18,8 @@ from monitor.shipped import model_path
 from monitor.smallfile import not_regular
 
 EMBEDDING_OUTPUT = "embedding"
+# Optional boolean input of models that compute their embedding only on request (see monitor.train.ondemand).
+EMBEDDING_SWITCH = "with_embedding"
 
 
 class ModelRunner:
@@ -75,23 +77,35 @@ class ModelRunner:
                 raise ModelError(f"{self.path}: output '{EMBEDDING_OUTPUT}' has shape {shape}, expected [batch, size]")
             self.embedding_size = shape[1]
         self._outputs = [outputs[0].name] + ([EMBEDDING_OUTPUT] if embedding else [])
+        self._switch = bool(embedding) and any(i.name == EMBEDDING_SWITCH for i in self._session.get_overridable_initializers())
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.metadata.labels
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
-        """Scores (batch, n_labels) for log-mel windows shaped (batch, n_mels, n_frames)."""
-        return self.predict_with_embedding(windows)[0]
+        """Scores (batch, n_labels) for log-mel windows shaped (batch, n_mels, n_frames).
+
+        A model that computes its embedding on request is not asked for it.
+        """
+        if not self._switch:
+            return self.predict_with_embedding(windows)[0]
+        if len(windows) == 0:
+            return np.empty((0, len(self.labels)), dtype=np.float32)
+        feed = {self._input_name: self._batch(windows), EMBEDDING_SWITCH: np.array(False)}
+        return activate(self._session.run(self._outputs[:1], feed)[0], self.metadata.activation)
 
     def predict_with_embedding(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Scores (batch, n_labels) and embeddings (batch, size), or None for a model without them."""
         if len(windows) == 0:
             empty = np.empty((0, self.embedding_size), np.float32) if self.embedding_size else None
             return np.empty((0, len(self.labels)), dtype=np.float32), empty
-        batch = np.ascontiguousarray(windows[:, None, :, :], dtype=np.float32)
-        out = self._session.run(self._outputs, {self._input_name: batch})
+        out = self._session.run(self._outputs, {self._input_name: self._batch(windows)})
         return activate(out[0], self.metadata.activation), (out[1] if len(out) > 1 else None)
+
+    @staticmethod
+    def _batch(windows: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(windows[:, None, :, :], dtype=np.float32)
 
 
 def activate(raw: np.ndarray, activation: str) -> np.ndarray:

@@ -51,6 +51,8 @@ class SoundModel:
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         """Scores (batch, labels): the model's, then one column per learnt sound."""
+        if self._weights is None:
+            return self.runner.predict(windows)  # no learnt sound: the embedding is not computed
         return self.predict_with_embedding(windows)[0]
 
     def predict_with_embedding(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -3,7 +3,7 @@
 Takes a trained PyTorch model and a :class:`~monitor.model.metadata.ModelMetadata`;
 writes an ONNX file with input ``logmel`` [batch, 1, n_mels, n_frames] (dynamic
 batch), outputs ``scores`` [batch, n_labels] (raw logits) and ``embedding``
-[batch, 384], and ``metadata_props`` from
+[batch, 384] (computed only on request, see :mod:`monitor.train.ondemand`), and ``metadata_props`` from
 ``ModelMetadata.to_props()``; then loads it back through
 :class:`~monitor.model.runner.ModelRunner` and checks ONNX Runtime and PyTorch agree.
 """
@@ -22,6 +22,7 @@ import torch
 from monitor.errors import ModelError
 from monitor.model.metadata import ModelMetadata
 from monitor.model.runner import EMBEDDING_OUTPUT, ModelRunner
+from monitor.train.ondemand import embedding_on_request
 
 OPSET = 17
 
@@ -39,8 +40,14 @@ def export_onnx(model: torch.nn.Module, metadata: ModelMetadata, path: Path) -> 
 
 
 def save_with_metadata(proto: onnx.ModelProto, metadata: ModelMetadata, path: Path) -> None:
-    """Write ``proto`` with ``metadata`` (any earlier props dropped) and a ``model_id`` hashed from its graph."""
+    """Write ``proto`` with ``metadata`` (any earlier props dropped) and a ``model_id`` hashed from its graph.
+
+    Then a graph with an ``embedding`` output is made to compute it only on request; the id is the
+    graph's as exported, which that rewrite does not change in what it computes.
+    """
     model_id = hashlib.sha256(proto.graph.SerializeToString()).hexdigest()[:16]
+    if any(o.name == EMBEDDING_OUTPUT for o in proto.graph.output):
+        embedding_on_request(proto.graph, proto.graph.output[0].name, EMBEDDING_OUTPUT)
     metadata = replace(metadata, info={**metadata.info, "model_id": model_id})
     del proto.metadata_props[:]
     for key, value in metadata.to_props().items():

@@ -32,6 +32,7 @@ from monitor.model.runner import EMBEDDING_OUTPUT, ModelRunner
 from monitor.train.config import TrainConfig
 from monitor.train.export import OPSET, save_with_metadata
 from monitor.train.mobilenet import MobileNetV3, load_pretrained
+from monitor.train.ondemand import has_switch
 
 PREFIX = "audioset/"
 
@@ -65,6 +66,8 @@ def graft_audioset_embedding(model: Path, checkpoint: Path, out: Path, frozen_bl
     net.eval()
     proto = onnx.load(str(model))
     graph = proto.graph
+    if has_switch(graph):
+        raise UserError(f"{model}: the model already computes AudioSet's embedding (on request); nothing to graft")
     tap = _tap(graph, frozen_blocks, model)
 
     with torch.no_grad():
