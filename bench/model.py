@@ -2,7 +2,9 @@
 
 Both are ONNX files timed with the same ONNX Runtime settings (CPU, one thread) in
 this run: multiply-adds per window (counted from the graph), parameters, file size,
-and inference time for a single window and per window in a batch of 32. The
+and inference time for a single window and per window in a batch of 32. The shipped
+model is timed twice: scores alone (a source without learnt sounds) and with the
+embedding that learnt sounds need (a model without the switch always computes both). The
 reference — 4 conv blocks (32/64/128/256 filters, 3x3, batch norm, max-pool), global
 pooling, a 128-unit dense layer, ~0.44 M parameters on 128x216 — is built and
 exported here with PyTorch (the ``train`` extra).
@@ -22,31 +24,43 @@ import numpy as np
 import onnx
 from onnx import numpy_helper, shape_inference
 
+from monitor.model.runner import EMBEDDING_SWITCH
+
 from _common import figures_line, load_model, model_args
 
 
-def count_macs(path: Path) -> tuple[int, int]:
-    """(multiply-adds per window, parameters) from the graph's Conv/Gemm/MatMul nodes."""
-    model = onnx.load(str(path))
-    graph = shape_inference.infer_shapes(model).graph
-    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    shapes = {}
-    for value in list(graph.value_info) + list(graph.output) + list(graph.input):
-        dims = [d.dim_value if d.HasField("dim_value") else 1 for d in value.type.tensor_type.shape.dim]
-        shapes[value.name] = dims
-    macs = 0
-    for node in graph.node:
-        out = shapes.get(node.output[0])
-        if node.op_type == "Conv" and out:
-            weight = inits[node.input[1]]
-            macs += int(np.prod(out[1:])) * int(np.prod(weight.shape[1:]))
-        elif node.op_type in ("Gemm", "MatMul") and out:
-            weight = inits.get(node.input[1])
-            k = weight.shape[0] if weight is not None and node.op_type == "MatMul" else (
-                weight.shape[1] if weight is not None else 0)
-            macs += int(np.prod(out[1:])) * int(k)
+def count_macs(path: Path) -> tuple[int, int, int]:
+    """(multiply-adds per window on the scores' path, in all, parameters) from the graph's Conv/Gemm/MatMul
+    nodes; an ``If`` node's then-branch (the embedding computed on request) counts only in all."""
+    graph = shape_inference.infer_shapes(onnx.load(str(path))).graph
+    inits: dict[str, np.ndarray] = {}
+    shapes: dict[str, list[int]] = {}
+
+    def learn(g: onnx.GraphProto) -> None:
+        inits.update({i.name: numpy_helper.to_array(i) for i in g.initializer})
+        for value in list(g.value_info) + list(g.output) + list(g.input):
+            shapes[value.name] = [d.dim_value if d.HasField("dim_value") else 1 for d in value.type.tensor_type.shape.dim]
+
+    def macs_of(g: onnx.GraphProto) -> tuple[int, int]:
+        learn(g)
+        own = branch = 0
+        for node in g.node:
+            out = shapes.get(node.output[0])
+            if node.op_type == "If":
+                then = next(a.g for a in node.attribute if a.name == "then_branch")
+                branch += sum(macs_of(then))
+            elif node.op_type == "Conv" and out:
+                own += int(np.prod(out[1:])) * int(np.prod(inits[node.input[1]].shape[1:]))
+            elif node.op_type in ("Gemm", "MatMul") and out:
+                weight = inits.get(node.input[1])
+                k = weight.shape[0] if weight is not None and node.op_type == "MatMul" else (
+                    weight.shape[1] if weight is not None else 0)
+                own += int(np.prod(out[1:])) * int(k)
+        return own, branch
+
+    scores, branch = macs_of(graph)
     params = sum(int(a.size) for a in inits.values() if a.dtype.kind == "f")
-    return macs, params
+    return scores, scores + branch, params
 
 
 def reference_model(path: Path, n_labels: int, n_mels: int, n_frames: int) -> Path:
@@ -70,27 +84,36 @@ def reference_model(path: Path, n_labels: int, n_mels: int, n_frames: int) -> Pa
     return path
 
 
-def time_model(path: Path, shape: tuple[int, int, int], repeats: int) -> tuple[float, float]:
-    """(ms for one window alone, ms per window in a batch of 32) with one ORT thread."""
+def time_model(path: Path, shape: tuple[int, int, int], repeats: int, embedding: bool) -> tuple[float, float]:
+    """(ms for one window alone, ms per window in a batch of 32) with one ORT thread.
+
+    A model that computes its embedding on request is asked for it only with ``embedding``.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
+    options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
+    switch = {EMBEDDING_SWITCH: np.array(embedding)} if has_switch(path) else {}
     rng = np.random.default_rng(0)
     one = rng.standard_normal((1, *shape)).astype(np.float32) * 20 - 40
     batch = np.repeat(one, 32, axis=0)
-    session.run(None, {name: batch})  # warm-up
+    session.run(None, {name: batch, **switch})  # warm-up
     t0 = time.perf_counter()
     for _ in range(repeats):
-        session.run(None, {name: one})
+        session.run(None, {name: one, **switch})
     single = (time.perf_counter() - t0) / repeats
     t0 = time.perf_counter()
     for _ in range(max(1, repeats // 8)):
-        session.run(None, {name: batch})
+        session.run(None, {name: batch, **switch})
     batched = (time.perf_counter() - t0) / max(1, repeats // 8) / 32
     return single * 1e3, batched * 1e3
+
+
+def has_switch(path: Path) -> bool:
+    return any(i.name == EMBEDDING_SWITCH for i in onnx.load(str(path), load_external_data=False).graph.input)
 
 
 def main() -> None:
@@ -103,14 +126,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         reference = reference_model(Path(tmp) / "reference.onnx", len(shipped.labels), f.n_mels, f.n_frames)
         rows = {}
-        for name, path in (("shipped", args.model), ("reference", reference)):
-            macs, params = count_macs(path)
-            single, batched = time_model(path, f.input_shape, repeats)
+        # "shipped": what a source without learnt sounds runs; "+embedding": what learnt sounds need.
+        for name, path, embedding in (("shipped", args.model, False), ("+embedding", args.model, True),
+                                      ("reference", reference, False)):
+            scores_macs, all_macs, params = count_macs(path)
+            single, batched = time_model(path, f.input_shape, repeats, embedding)
+            macs = all_macs if embedding else scores_macs
             rows[name] = (macs, params, path.stat().st_size, single, batched)
     print(f"{'model':>10} {'M MACs':>8} {'params':>9} {'KB':>7} {'ms/window':>10} {'ms/window @32':>14}")
     for name, (macs, params, size, single, batched) in rows.items():
         print(f"{name:>10} {macs / 1e6:8.1f} {params:9,d} {size / 1024:7.0f} {single:10.2f} {batched:14.2f}")
-    s, r = rows["shipped"], rows["reference"]
+    s, e, r = rows["shipped"], rows["+embedding"], rows["reference"]
     print(
         figures_line(
             {
@@ -119,6 +145,9 @@ def main() -> None:
                 "shipped_kb": f"{s[2] / 1024:.0f}",
                 "shipped_ms_single": f"{s[3]:.2f}",
                 "shipped_ms_batched": f"{s[4]:.2f}",
+                "with_embedding_mmacs": f"{e[0] / 1e6:.1f}",
+                "with_embedding_ms_single": f"{e[3]:.2f}",
+                "with_embedding_ms_batched": f"{e[4]:.2f}",
                 "reference_mmacs": f"{r[0] / 1e6:.1f}",
                 "reference_params": r[1],
                 "speedup_single_vs_reference": f"{r[3] / s[3]:.1f}",
