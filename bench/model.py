@@ -25,6 +25,7 @@ import onnx
 from onnx import numpy_helper, shape_inference
 
 from monitor.model.runner import EMBEDDING_SWITCH
+from monitor.train.ondemand import has_switch
 
 from _common import figures_line, load_model, model_args
 
@@ -96,7 +97,7 @@ def time_model(path: Path, shape: tuple[int, int, int], repeats: int, embedding:
     options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    switch = {EMBEDDING_SWITCH: np.array(embedding)} if has_switch(path) else {}
+    switch = {EMBEDDING_SWITCH: np.array(embedding)} if has_switch(onnx.load(str(path)).graph) else {}
     rng = np.random.default_rng(0)
     one = rng.standard_normal((1, *shape)).astype(np.float32) * 20 - 40
     batch = np.repeat(one, 32, axis=0)
@@ -110,10 +111,6 @@ def time_model(path: Path, shape: tuple[int, int, int], repeats: int, embedding:
         session.run(None, {name: batch, **switch})
     batched = (time.perf_counter() - t0) / max(1, repeats // 8) / 32
     return single * 1e3, batched * 1e3
-
-
-def has_switch(path: Path) -> bool:
-    return any(i.name == EMBEDDING_SWITCH for i in onnx.load(str(path), load_external_data=False).graph.input)
 
 
 def main() -> None:

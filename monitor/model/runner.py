@@ -88,10 +88,8 @@ class ModelRunner:
 
         A model that computes its embedding on request is not asked for it.
         """
-        if not self._switch:
+        if not self._switch or len(windows) == 0:
             return self.predict_with_embedding(windows)[0]
-        if len(windows) == 0:
-            return np.empty((0, len(self.labels)), dtype=np.float32)
         feed = {self._input_name: self._batch(windows), EMBEDDING_SWITCH: np.array(False)}
         return activate(self._session.run(self._outputs[:1], feed)[0], self.metadata.activation)
 
