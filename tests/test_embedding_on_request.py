@@ -93,3 +93,17 @@ def test_a_model_without_an_embedding_is_refused_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err == f"error: {model}: the model has no 'embedding' output"
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_a_model_file_that_is_not_there_is_refused_in_one_line(tmp_path, capsys):
+    assert main([str(tmp_path / "missing.onnx")]) == 1
+    assert capsys.readouterr().err.strip() == f"error: model file not found: {tmp_path / 'missing.onnx'}"
+
+
+def test_an_output_path_that_cannot_be_written_is_refused_in_one_line(tmp_path, capsys):
+    model = make_tiny_model(tmp_path / "m.onnx", embedding=True)
+    (tmp_path / "a_file").write_text("not a folder")
+    assert main([str(model), "--out", str(tmp_path / "a_file" / "out.onnx")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: cannot write {tmp_path / 'a_file' / 'out.onnx'}: ") and "--out" in err
+    assert "\n" not in err

@@ -23,7 +23,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from monitor.errors import ModelError
+from monitor.errors import ModelError, UserError
 from monitor.model.runner import EMBEDDING_OUTPUT, EMBEDDING_SWITCH, ModelRunner
 
 
@@ -114,8 +114,12 @@ def rewrite_file(model: Path, out: Path) -> bool:
                 raise ModelError(f"{model}: the rewritten graph computes different outputs (a bug: please report it)")
         if not np.array_equal(expected[0], rewritten.predict(windows)):
             raise ModelError(f"{model}: the rewritten graph's scores without the embedding differ (a bug: please report it)")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(trial, out)  # the temporary directory may be on another file system
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(trial, out)  # the temporary directory may be on another file system
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename and str(exc.filename) != str(out) else ""
+            raise UserError(f"cannot write {out}: {where}{exc.strerror} (pass --out with a writable path)") from None
     return True
 
 
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or args.model
     try:
         changed = rewrite_file(args.model, out)
-    except ModelError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {out}: embedding computed on request, outputs unchanged" if changed
